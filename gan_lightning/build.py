@@ -1,0 +1,68 @@
+"""From a composed Hydra config to a fitted run: instantiate every part, then `trainer.fit`."""
+import logging
+import os
+from pathlib import Path
+
+import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from gan_lightning.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def build_module(cfg: DictConfig) -> L.LightningModule:
+    """The LightningModule with its nets, loss, regularizer and optimizer factories."""
+    return instantiate(
+        cfg.module,
+        generator=instantiate(cfg.arch.generator),
+        discriminator=instantiate(cfg.arch.discriminator),
+        loss=instantiate(cfg.loss),
+        regularizer=instantiate(cfg.regularizer),
+        g_optimizer=instantiate(cfg.optimizer.generator),
+        d_optimizer=instantiate(cfg.optimizer.discriminator),
+    )
+
+
+def build_trainer(cfg: DictConfig) -> L.Trainer:
+    """The Trainer with the configured callbacks and loggers (each group entry may be null to drop it)."""
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg]
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+
+
+def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
+    """Datamodule, module and trainer for one run; the seed fixes the initial weights."""
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = instantiate(cfg.dataset)
+    module = build_module(cfg)
+    trainer = build_trainer(cfg)
+    return datamodule, module, trainer
+
+
+def run(cfg: DictConfig) -> float | None:
+    """Train as the config says; bad input ends the run with a one-line message."""
+    try:
+        return _fit(cfg)
+    except Exception as error:  # instantiate() wraps errors of constructors: find ours in the chain
+        cause = error
+        while cause is not None and not isinstance(cause, ConfigError):
+            cause = cause.__cause__
+        if cause is None:
+            raise
+        raise SystemExit(f"error: {cause}") from None
+
+
+def _fit(cfg: DictConfig) -> float | None:
+    ckpt_path = cfg.get("ckpt_path")
+    if ckpt_path is not None and not Path(ckpt_path).is_file():
+        raise ConfigError(f"ckpt_path={ckpt_path!r} does not exist; accepted: a checkpoint file such as "
+                          "outputs/runs/<run>/checkpoints/last.ckpt")
+    datamodule, module, trainer = build(cfg)
+    if trainer.is_global_zero:
+        log.info("output: %s", os.path.abspath(cfg.paths.output_dir))
+        log.info("config:\n%s", OmegaConf.to_yaml(cfg, resolve=True))
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    metric = trainer.callback_metrics.get(cfg.get("optimized_metric") or "")
+    return None if metric is None else float(metric)

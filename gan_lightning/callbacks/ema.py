@@ -1,0 +1,45 @@
+"""Exponential moving average of the generator's weights, with a half-life in images.
+
+Karras et al. (2018, 2022): G_ema <- beta * G_ema + (1 - beta) * G, with beta = 0.5 ** (batch_nimg /
+halflife_nimg), so the averaging horizon does not depend on the batch size. G's buffers (batch-norm
+statistics) are copied. G_ema lives on the module, so it is checkpointed and moved with it.
+"""
+import lightning as L
+import torch
+from torch import nn
+
+from gan_lightning.errors import ConfigError
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, beta: float) -> None:
+    """ema <- beta * ema + (1 - beta) * model for parameters; buffers are copied."""
+    ema_params = [p for p in ema.parameters()]
+    params = [p.detach() for p in model.parameters()]
+    torch._foreach_lerp_(ema_params, params, 1.0 - beta)
+    for b_ema, b in zip(ema.buffers(), model.buffers()):
+        b_ema.copy_(b)
+
+
+def ema_beta(batch_nimg: int, halflife_kimg: float, nimg: int = 0, rampup: float | None = None) -> float:
+    """The per-batch decay for a half-life in kimg, optionally ramped up to rampup * nimg early in training."""
+    halflife_nimg = halflife_kimg * 1000
+    if rampup is not None:
+        halflife_nimg = min(halflife_nimg, nimg * rampup)
+    if halflife_nimg <= 0:
+        return 0.0
+    return 0.5 ** (batch_nimg / halflife_nimg)
+
+
+class EMA(L.Callback):
+    """Updates `pl_module.G_ema` from `pl_module.generator` after every batch."""
+
+    def __init__(self, halflife_kimg: float = 10.0, rampup: float | None = 0.05) -> None:
+        if halflife_kimg < 0:
+            raise ConfigError(f"callbacks.ema.halflife_kimg={halflife_kimg!r} is not supported; accepted: >= 0")
+        self.halflife_kimg = halflife_kimg
+        self.rampup = rampup
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
+        beta = ema_beta(pl_module.batch_nimg, self.halflife_kimg, pl_module.nimg, self.rampup)
+        ema_update(pl_module.G_ema, pl_module.generator, beta)

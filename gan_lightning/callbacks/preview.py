@@ -1,0 +1,70 @@
+"""Sample previews from a fixed z: G_ema's output rendered by the datamodule, saved and logged.
+
+The datamodule decides how its data looks (an image grid, a 2D scatter plot), so this one callback
+serves every dataset. Files are `<dirpath>/fakes<kimg>.png`, plus `reals.png` once.
+"""
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from PIL import Image
+
+from gan_lightning.data.images import save_image
+from gan_lightning.schedule import crossed
+
+
+def log_image(trainer: L.Trainer, key: str, image: Image.Image, step: int) -> None:
+    """Send a PIL image to every logger that takes images (TensorBoard, wandb); CSV has no images."""
+    for logger in trainer.loggers:
+        if hasattr(logger, "log_image"):  # WandbLogger
+            logger.log_image(key=key, images=[image], step=step)
+        elif hasattr(getattr(logger, "experiment", None), "add_image"):  # TensorBoard SummaryWriter
+            logger.experiment.add_image(key, np.asarray(image.convert("RGB")), step, dataformats="HWC")
+
+
+class Preview(L.Callback):
+    """Every `every_kimg`, renders G_ema(z_fixed) through `trainer.datamodule.preview` to PNG and loggers."""
+
+    def __init__(self, dirpath: str, every_kimg: float = 5.0, num_samples: int = 64, seed: int = 0) -> None:
+        self.dirpath = Path(dirpath)
+        self.every_nimg = int(every_kimg * 1000)
+        self.num_samples = num_samples
+        self.seed = seed
+
+    def fixed_inputs(self, pl_module: L.LightningModule) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The same z (and labels) for every preview of a run, resumed or not."""
+        g = torch.Generator().manual_seed(self.seed)
+        z = torch.randn(self.num_samples, pl_module.z_dim, generator=g).to(pl_module.device)
+        c_dim = getattr(pl_module.generator, "c_dim", 0)
+        c = (torch.arange(self.num_samples) % c_dim).to(pl_module.device) if c_dim else None
+        return z, c
+
+    @torch.no_grad()
+    def render(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        z, c = self.fixed_inputs(pl_module)
+        fakes = torch.cat([pl_module.G_ema(zi, ci) for zi, ci in _chunks(z, c, 64)])
+        image = trainer.datamodule.preview(fakes.float().cpu())
+        kimg = pl_module.nimg // 1000
+        save_image(image, self.dirpath / f"fakes{kimg:06d}.png")
+        log_image(trainer, "samples/fakes", image, pl_module.nimg)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero and not (self.dirpath / "reals.png").exists():
+            reals = trainer.datamodule.real_samples(self.num_samples)
+            save_image(trainer.datamodule.preview(reals), self.dirpath / "reals.png")
+        self.render(trainer, pl_module)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
+        if crossed(pl_module.nimg, pl_module.batch_nimg, self.every_nimg):
+            self.render(trainer, pl_module)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.render(trainer, pl_module)
+
+
+def _chunks(z: torch.Tensor, c: torch.Tensor | None, size: int):
+    for i in range(0, z.shape[0], size):
+        yield z[i : i + size], None if c is None else c[i : i + size]

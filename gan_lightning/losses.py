@@ -1,0 +1,142 @@
+"""GAN losses as pure tensor math on discriminator logits.
+
+A loss has `d(real_logits, fake_logits)` for the discriminator and `g(fake_logits, real_logits)` for the
+generator, both returning a scalar to minimise. Logits are raw D outputs `[N]`. Losses whose generator
+term needs D's opinion of real images (the relativistic ones) set `uses_real_in_g = True`, so the module
+evaluates D on reals in the G step only for them.
+
+PGGAN's drift term `drift * E[D(x)^2]` (Karras et al. 2018, sec. A.1) is an option of every loss.
+"""
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gan_lightning.errors import check_choice
+
+
+class GANLoss(nn.Module):
+    """Base class: subclasses implement `d_loss` and `g_loss`; `d` adds the drift term."""
+
+    uses_real_in_g = False
+
+    def __init__(self, drift: float = 0.0) -> None:
+        super().__init__()
+        self.drift = drift
+
+    def d(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        """Discriminator loss to minimise (plus drift * E[D(x)^2] when drift > 0)."""
+        loss = self.d_loss(real_logits, fake_logits)
+        if self.drift:
+            loss = loss + self.drift * real_logits.square().mean()
+        return loss
+
+    def g(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
+        """Generator loss to minimise; `real_logits` is given only when `uses_real_in_g`."""
+        return self.g_loss(fake_logits, real_logits)
+
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None) -> Tensor:
+        raise NotImplementedError
+
+
+class Minimax(GANLoss):
+    """The original saturating game: D maximises log D(x) + log(1 - D(G(z))), G minimises log(1 - D(G(z)))."""
+
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        # -log sigmoid(r) = softplus(-r); -log(1 - sigmoid(f)) = softplus(f)
+        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+    def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None) -> Tensor:
+        # log(1 - sigmoid(f)) = -softplus(f)
+        return -F.softplus(fake_logits).mean()
+
+
+class NonSaturating(Minimax):
+    """Goodfellow's non-saturating G loss: G maximises log D(G(z))."""
+
+    def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None) -> Tensor:
+        return F.softplus(-fake_logits).mean()
+
+
+class Wasserstein(GANLoss):
+    """WGAN critic loss E[D(fake)] - E[D(real)]; pair with clipping or a gradient penalty."""
+
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return fake_logits.mean() - real_logits.mean()
+
+    def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None) -> Tensor:
+        return -fake_logits.mean()
+
+
+class LeastSquares(GANLoss):
+    """LSGAN (Mao et al. 2017) with targets a (fake), b (real) for D and c for G; 0-1-1 by default."""
+
+    def __init__(self, a: float = 0.0, b: float = 1.0, c: float = 1.0, drift: float = 0.0) -> None:
+        super().__init__(drift)
+        self.a, self.b, self.c = a, b, c
+
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return 0.5 * ((real_logits - self.b).square().mean() + (fake_logits - self.a).square().mean())
+
+    def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None) -> Tensor:
+        return 0.5 * (fake_logits - self.c).square().mean()
+
+
+class Hinge(GANLoss):
+    """Hinge loss (Lim & Ye 2017; SAGAN, BigGAN): D on max(0, 1 - r) + max(0, 1 + f), G on -E[D(fake)]."""
+
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+    def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None) -> Tensor:
+        return -fake_logits.mean()
+
+
+class RelativisticStandard(GANLoss):
+    """RSGAN (Jolicoeur-Martineau 2019): D(x_r, x_f) = sigmoid(C(x_r) - C(x_f)) on paired samples."""
+
+    uses_real_in_g = True
+
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return F.softplus(-(real_logits - fake_logits)).mean()
+
+    def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None) -> Tensor:
+        return F.softplus(-(fake_logits - real_logits)).mean()
+
+
+class RelativisticAverage(GANLoss):
+    """Relativistic average GAN (RaSGAN, RaLSGAN, RaHinge): each sample judged against the other side's mean.
+
+    `kind` picks the outer function: "standard" (logistic), "lsgan" or "hinge".
+    """
+
+    uses_real_in_g = True
+    kinds = ("standard", "lsgan", "hinge")
+
+    def __init__(self, kind: str = "standard", drift: float = 0.0) -> None:
+        super().__init__(drift)
+        check_choice("loss.kind", kind, self.kinds)
+        self.kind = kind
+
+    def _pair(self, upper: Tensor, lower: Tensor) -> Tensor:
+        """Loss for making `upper` look more real than the mean of `lower` and vice versa."""
+        up = upper - lower.mean()  # should be large
+        down = lower - upper.mean()  # should be small
+        if self.kind == "standard":
+            return F.softplus(-up).mean() + F.softplus(down).mean()
+        if self.kind == "lsgan":
+            return (up - 1).square().mean() + (down + 1).square().mean()
+        return F.relu(1 - up).mean() + F.relu(1 + down).mean()
+
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return self._pair(real_logits, fake_logits)
+
+    def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None) -> Tensor:
+        return self._pair(fake_logits, real_logits)
+
+
+def sigmoid_accuracy(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """Fraction of the batch D classifies correctly at threshold 0, a cheap health signal for logging."""
+    return torch.cat([(real_logits > 0).float(), (fake_logits < 0).float()]).mean()

@@ -1,0 +1,150 @@
+"""The GAN LightningModule: the only place with training control flow.
+
+Each batch runs one D step; every `n_critic` batches also one G step. Everything that varies between
+GANs (nets, loss, regularizer) is a swappable object; this file never branches on their names.
+
+The clock is `nimg`, real images shown to D over all ranks; `batches` counts D steps. Both are saved in
+checkpoints and every schedule is a function of them. Randomness is stateless: each batch seeds the
+global RNG from (seed, batch, rank), so a resumed run draws exactly what an uninterrupted one would.
+"""
+import copy
+from functools import partial
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+
+from gan_lightning.errors import ConfigError
+from gan_lightning.losses import GANLoss
+from gan_lightning.regularizers import NoRegularizer, Regularizer
+
+
+def batch_seed(seed: int, batch: int, rank: int) -> int:
+    """The RNG seed for one batch on one rank: a pure function of the clock."""
+    return (seed * 1_000_003 + batch * 65_537 + rank) % (2**63 - 1)
+
+
+class GAN(L.LightningModule):
+    """Generator, discriminator, G_ema and the clock; D and G steps with manual optimisation."""
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        loss: GANLoss,
+        g_optimizer: partial,
+        d_optimizer: partial,
+        regularizer: Regularizer | None = None,
+        n_critic: int = 1,
+        total_kimg: float | None = None,
+        total_g_steps: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if not isinstance(n_critic, int) or n_critic < 1:
+            raise ConfigError(f"n_critic={n_critic!r} is not supported; accepted: an integer >= 1")
+        for name, value in (("total_kimg", total_kimg), ("total_g_steps", total_g_steps)):
+            if value is not None and value <= 0:
+                raise ConfigError(f"{name}={value!r} is not supported; accepted: a number > 0 or null")
+        self.automatic_optimization = False
+        self.generator = generator
+        self.discriminator = discriminator
+        self.G_ema = copy.deepcopy(generator).eval().requires_grad_(False)
+        self.loss = loss
+        self.regularizer = regularizer if regularizer is not None else NoRegularizer()
+        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
+        self.n_critic = n_critic
+        self.total_kimg, self.total_g_steps = total_kimg, total_g_steps
+        self.seed = seed
+        self.nimg = 0  # real images shown to D, all ranks together
+        self.batches = 0  # D steps done
+        self.batch_nimg = 0  # images the last batch added to nimg
+
+    @property
+    def g_steps(self) -> int:
+        """G steps done so far."""
+        return self.batches // self.n_critic
+
+    @property
+    def z_dim(self) -> int:
+        return self.generator.z_dim
+
+    def sample_z(self, n: int) -> Tensor:
+        return torch.randn(n, self.z_dim, device=self.device)
+
+    def configure_optimizers(self):
+        return [self.g_optimizer(self.generator.parameters()), self.d_optimizer(self.discriminator.parameters())]
+
+    def training_step(self, batch: tuple[Tensor, Tensor | None], batch_idx: int) -> None:
+        real, c = batch  # [N, C, H, W] in [-1, 1]; c: [N] int64 or None
+        torch.manual_seed(batch_seed(self.seed, self.batches, self.global_rank))
+        opt_g, opt_d = self.optimizers()
+        logs = self.discriminator_step(opt_d, real, c)
+        if (self.batches + 1) % self.n_critic == 0:
+            logs.update(self.generator_step(opt_g, real, c))
+        self.batches += 1
+        self.batch_nimg = real.shape[0] * self.trainer.world_size
+        self.nimg += self.batch_nimg
+        self.log_dict(logs, prog_bar=True)
+        self.log("progress/kimg", self.nimg / 1000, prog_bar=False)
+
+    def discriminator_step(self, opt: torch.optim.Optimizer, real: Tensor, c: Tensor | None) -> dict[str, Tensor]:
+        """One D update: fakes made without grad, loss + regularizer when it is due."""
+        with torch.no_grad():
+            fake = self.generator(self.sample_z(real.shape[0]), c)
+        real_logits = self.discriminator(real, c)
+        fake_logits = self.discriminator(fake, c)
+        loss = self.loss.d(real_logits, fake_logits)
+        logs = {"loss/d": loss.detach()}
+        if self.regularizer.is_due(self.batches):
+            penalty = self.regularizer(self.discriminator, real, fake, c)
+            loss = loss + penalty
+            logs[f"reg/{type(self.regularizer).__name__.lower()}"] = penalty.detach()
+        opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        opt.step()
+        self.regularizer.after_d_step(self.discriminator)
+        logs["logits/real"] = real_logits.detach().mean()
+        logs["logits/fake"] = fake_logits.detach().mean()
+        return logs
+
+    def generator_step(self, opt: torch.optim.Optimizer, real: Tensor, c: Tensor | None) -> dict[str, Tensor]:
+        """One G update through a frozen D."""
+        self.toggle_optimizer(opt)  # D's parameters stop collecting gradients
+        fake_logits = self.discriminator(self.generator(self.sample_z(real.shape[0]), c), c)
+        real_logits = None
+        if self.loss.uses_real_in_g:
+            with torch.no_grad():
+                real_logits = self.discriminator(real, c)
+        loss = self.loss.g(fake_logits, real_logits)
+        opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        opt.step()
+        self.untoggle_optimizer(opt)
+        return {"loss/g": loss.detach()}
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        if self.finished():
+            self.trainer.should_stop = True
+
+    def finished(self) -> bool:
+        """Whether the run length (in images or in G steps) is reached."""
+        if self.total_g_steps is not None and self.g_steps >= self.total_g_steps:
+            return True
+        return self.total_kimg is not None and self.nimg >= self.total_kimg * 1000
+
+    def total_batches(self) -> int | None:
+        """The run length in batches, once the batch size is known; None for an open-ended run."""
+        limits = []
+        if self.total_g_steps is not None:
+            limits.append(self.total_g_steps * self.n_critic)
+        if self.total_kimg is not None and self.batch_nimg:
+            limits.append(-(-int(self.total_kimg * 1000) // self.batch_nimg))
+        return min(limits) if limits else None
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["clock"] = {"nimg": self.nimg, "batches": self.batches}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        clock = checkpoint.get("clock", {"nimg": 0, "batches": 0})
+        self.nimg, self.batches = int(clock["nimg"]), int(clock["batches"])

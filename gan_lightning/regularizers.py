@@ -1,0 +1,126 @@
+"""Discriminator regularizers: objects that return a weighted penalty and say how often they run.
+
+`reg(discriminator, real, fake, c)` returns `weight * interval * penalty`: with lazy regularisation
+(Karras et al. 2020, StyleGAN2 sec. 3.1) the penalty runs every `interval` D steps and is scaled up by the
+interval so its average strength does not change. `after_d_step` lets a regularizer act on D's weights
+after the optimizer step (WGAN weight clipping).
+"""
+import torch
+from torch import Tensor, nn
+
+from gan_lightning.errors import ConfigError
+
+
+class Regularizer(nn.Module):
+    """Base class: subclasses implement `penalty` (unweighted)."""
+
+    def __init__(self, weight: float = 1.0, interval: int = 1) -> None:
+        super().__init__()
+        if not isinstance(interval, int) or interval < 1:
+            raise ConfigError(f"regularizer.interval={interval!r} is not supported; accepted: an integer >= 1")
+        self.weight = weight
+        self.interval = interval
+
+    def is_due(self, d_step: int) -> bool:
+        """Whether the penalty runs at this D step (0-based)."""
+        return self.weight != 0 and d_step % self.interval == 0
+
+    def forward(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None = None) -> Tensor:
+        """The weighted penalty, scaled by the interval for lazy regularisation."""
+        return self.penalty(discriminator, real, fake, c) * (self.weight * self.interval)
+
+    def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
+        raise NotImplementedError
+
+    def after_d_step(self, discriminator: nn.Module) -> None:
+        """Hook after D's optimizer step; most regularizers do nothing here."""
+
+
+class NoRegularizer(Regularizer):
+    """No penalty: never due."""
+
+    def __init__(self) -> None:
+        super().__init__(weight=0.0)
+
+
+def input_gradient(discriminator: nn.Module, x: Tensor, c: Tensor | None) -> Tensor:
+    """d sum(D(x)) / dx, kept in the graph so the penalty can be backpropagated. [N, C, H, W]"""
+    x = x.detach().requires_grad_(True)
+    logits = discriminator(x, c)
+    (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
+    return grad
+
+
+def _norms(grad: Tensor) -> Tensor:
+    return grad.flatten(1).norm(2, dim=1)  # [N]
+
+
+class GradientPenalty(Regularizer):
+    """WGAN-GP (Gulrajani et al. 2017): E[(||grad D(x_hat)|| - target)^2] on random interpolates."""
+
+    def __init__(self, weight: float = 10.0, interval: int = 1, target: float = 1.0) -> None:
+        super().__init__(weight, interval)
+        self.target = target
+
+    def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
+        eps = torch.rand(real.shape[0], *[1] * (real.dim() - 1), device=real.device, dtype=real.dtype)
+        x_hat = torch.lerp(fake.detach(), real.detach(), eps)  # eps * real + (1 - eps) * fake
+        return (_norms(input_gradient(discriminator, x_hat, c)) - self.target).square().mean()
+
+
+class DRAGAN(Regularizer):
+    """DRAGAN (Kodali et al. 2017): the gradient penalty around perturbed real samples.
+
+    x_p = x + 0.5 * std(x) * U[0, 1); x_hat = x + alpha * (x_p - x), alpha ~ U[0, 1) per sample.
+    """
+
+    def __init__(self, weight: float = 10.0, interval: int = 1, target: float = 1.0) -> None:
+        super().__init__(weight, interval)
+        self.target = target
+
+    def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
+        real = real.detach()
+        perturbed = real + 0.5 * real.std() * torch.rand_like(real)
+        alpha = torch.rand(real.shape[0], *[1] * (real.dim() - 1), device=real.device, dtype=real.dtype)
+        x_hat = real + alpha * (perturbed - real)
+        return (_norms(input_gradient(discriminator, x_hat, c)) - self.target).square().mean()
+
+
+class R1(Regularizer):
+    """R1 (Mescheder et al. 2018): (gamma / 2) E[||grad D(x_real)||^2]; `weight` is gamma."""
+
+    def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
+        return 0.5 * input_gradient(discriminator, real, c).flatten(1).square().sum(1).mean()
+
+
+class R2(Regularizer):
+    """R2 (Mescheder et al. 2018): (gamma / 2) E[||grad D(x_fake)||^2]; `weight` is gamma."""
+
+    def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
+        return 0.5 * input_gradient(discriminator, fake, c).flatten(1).square().sum(1).mean()
+
+
+class L2(Regularizer):
+    """L2 weight decay on D's weight tensors (the GAN Landscape's "L2"): sum of ||W||^2, biases excluded."""
+
+    def __init__(self, weight: float = 1e-4, interval: int = 1) -> None:
+        super().__init__(weight, interval)
+
+    def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
+        weights = [p for p in discriminator.parameters() if p.dim() > 1 and p.requires_grad]
+        return torch.stack([w.square().sum() for w in weights]).sum()
+
+
+class WeightClipping(Regularizer):
+    """WGAN weight clipping (Arjovsky et al. 2017): every D parameter clamped to [-clip, clip] after a step."""
+
+    def __init__(self, clip: float = 0.01) -> None:
+        super().__init__(weight=0.0)
+        if clip <= 0:
+            raise ConfigError(f"regularizer.clip={clip!r} is not supported; accepted: a number > 0")
+        self.clip = clip
+
+    @torch.no_grad()
+    def after_d_step(self, discriminator: nn.Module) -> None:
+        for p in discriminator.parameters():
+            p.clamp_(-self.clip, self.clip)
