@@ -1,0 +1,137 @@
+"""Every net family: shapes, value range, gradients to every parameter, bad input, configs."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+from torch import nn
+
+from gan_lightning.errors import ConfigError
+from gan_lightning.layers import NORMALIZATIONS
+from gan_lightning.nets import dcgan, mlp, sndcgan
+
+ARCH_DIR = Path(__file__).resolve().parents[1] / "conf" / "arch"
+FAMILIES = {"mlp": mlp, "dcgan": dcgan, "sndcgan": sndcgan}
+# narrow widths keep the whole file fast on two CPU cores
+NARROW = {
+    "mlp": ({"hidden_sizes": [16, 32], "batch_norm": True}, {"hidden_sizes": [32, 16], "dropout": 0.1}),
+    "dcgan": ({"channels": 8, "max_channels": 32}, {"channels": 8, "max_channels": 32}),
+    "sndcgan": ({"channels": 8}, {"channels": 8}),
+}
+# (family, img_resolution, img_channels): two resolutions each, plus the 2D toy points for mlp
+SHAPES = [(f, r, 3) for f in FAMILIES for r in (16, 32)] + [("mlp", 1, 2)]
+Z_DIM, BATCH = 8, 4
+
+
+def build(family: str, img_resolution: int, img_channels: int, normalization: str) -> tuple[nn.Module, nn.Module]:
+    """A narrow G and D of one family."""
+    g_options, d_options = NARROW[family]
+    G = FAMILIES[family].Generator(Z_DIM, img_resolution, img_channels, **g_options)
+    D = FAMILIES[family].Discriminator(img_resolution, img_channels, normalization=normalization, **d_options)
+    return G, D
+
+
+@pytest.mark.parametrize("normalization", NORMALIZATIONS)
+@pytest.mark.parametrize("family, img_resolution, img_channels", SHAPES)
+def test_shapes_values_and_gradients(family: str, img_resolution: int, img_channels: int, normalization: str):
+    torch.manual_seed(0)
+    G, D = build(family, img_resolution, img_channels, normalization)
+    assert (G.z_dim, G.c_dim, G.img_resolution, G.img_channels) == (Z_DIM, 0, img_resolution, img_channels)
+    fake = G(torch.randn(BATCH, Z_DIM))
+    assert fake.shape == (BATCH, img_channels, img_resolution, img_resolution)
+    assert torch.isfinite(fake).all() and fake.abs().max() <= 1
+    real_logits = D(torch.rand(BATCH, img_channels, img_resolution, img_resolution) * 2 - 1)
+    assert real_logits.shape == (BATCH,) and torch.isfinite(real_logits).all()
+    fake_logits = D(fake)
+    assert fake_logits.shape == (BATCH,) and torch.isfinite(fake_logits).all()
+    fake_logits.mean().backward()
+    for name, p in itertools.chain(G.named_parameters(prefix="G"), D.named_parameters(prefix="D")):
+        assert p.grad is not None, name
+        assert torch.isfinite(p.grad).all(), name
+        assert p.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("family", ["dcgan", "sndcgan"])
+@pytest.mark.parametrize("img_resolution", [24, 8])
+def test_bad_resolution(family: str, img_resolution: int):
+    with pytest.raises(ConfigError, match=f"arch.generator.img_resolution={img_resolution} "):
+        build(family, img_resolution, 3, "none")
+    with pytest.raises(ConfigError, match=f"arch.discriminator.img_resolution={img_resolution} "):
+        FAMILIES[family].Discriminator(img_resolution, 3)
+
+
+def test_bad_resolution_mlp():
+    with pytest.raises(ConfigError, match="img_resolution=0 "):
+        mlp.Generator(Z_DIM, 0, 3)
+    with pytest.raises(ConfigError, match="img_resolution=0 "):
+        mlp.Discriminator(0, 3)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_bad_normalization_and_c_dim(family: str):
+    with pytest.raises(ConfigError, match="normalization='instance' .*accepted: none, batch, layer, spectral"):
+        build(family, 16, 3, "instance")
+    with pytest.raises(ConfigError, match=f"c_dim=10 is not supported by {family} yet"):
+        FAMILIES[family].Generator(Z_DIM, 16, 3, c_dim=10)
+    with pytest.raises(ConfigError, match=f"c_dim=10 is not supported by {family} yet"):
+        FAMILIES[family].Discriminator(16, 3, c_dim=10)
+
+
+def test_sndcgan_generator_parameter_count():
+    # z_dim=128, 32x32x3, channels=64 (the paper's CIFAR-10 net), by hand:
+    #   linear 128 -> 4*4*512 = 8192, no bias:        128 * 8192         = 1,048,576
+    #   BatchNorm1d(8192), weight + bias:             2 * 8192           =    16,384
+    #   deconv 512 -> 256, 4x4, no bias; BN(256):     512*256*16 + 512   = 2,097,664
+    #   deconv 256 -> 128, 4x4, no bias; BN(128):     256*128*16 + 256   =   524,544
+    #   deconv 128 -> 64, 4x4, no bias; BN(64):       128*64*16 + 128    =   131,200
+    #   conv 64 -> 3, 3x3, with bias:                 64*3*9 + 3         =     1,731
+    #   total                                                            = 3,820,099
+    G = sndcgan.Generator(128, 32, 3)
+    assert sum(p.numel() for p in G.parameters()) == 3_820_099
+
+
+def test_dcgan_generator_layers_at_64():
+    G = dcgan.Generator(100, 64, 3)
+    convs = [m for m in G.modules() if isinstance(m, nn.ConvTranspose2d)]
+    assert [(m.in_channels, m.out_channels) for m in convs] == [(100, 512), (512, 256), (256, 128), (128, 64), (64, 3)]
+    assert [(m.kernel_size, m.stride, m.padding) for m in convs] == [((4, 4), (1, 1), (0, 0))] + [
+        ((4, 4), (2, 2), (1, 1))
+    ] * 4
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in G.modules()) == 4  # none on the output layer
+    sizes = []
+    hooks = [m.register_forward_hook(lambda m, i, o: sizes.append(tuple(o.shape[1:]))) for m in convs]
+    G(torch.randn(2, 100))
+    for h in hooks:
+        h.remove()
+    assert sizes == [(512, 4, 4), (256, 8, 8), (128, 16, 16), (64, 32, 32), (3, 64, 64)]
+
+
+def test_dcgan_discriminator_layers_at_64():
+    D = dcgan.Discriminator(64, 3)
+    convs = [m for m in D.modules() if isinstance(m, nn.Conv2d)]
+    assert [(m.in_channels, m.out_channels) for m in convs] == [(3, 64), (64, 128), (128, 256), (256, 512), (512, 1)]
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in D.modules()) == 3  # none on the input layer
+
+
+def test_init_is_dcgan():
+    torch.manual_seed(0)
+    G = dcgan.Generator(100, 64, 3)
+    weights = torch.cat([m.weight.flatten() for m in G.modules() if isinstance(m, nn.ConvTranspose2d)])
+    torch.testing.assert_close(weights.std().item(), 0.02, rtol=0.02, atol=0.0)
+    bn_weights = torch.cat([m.weight for m in G.modules() if isinstance(m, nn.BatchNorm2d)])
+    torch.testing.assert_close(bn_weights.mean().item(), 1.0, rtol=0.01, atol=0.0)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "dcgan", "sndcgan"])
+def test_arch_configs_instantiate(arch: str):
+    cfg = OmegaConf.merge(
+        OmegaConf.load(ARCH_DIR / f"{arch}.yaml"), {"z_dim": 16, "dataset": {"resolution": 16, "channels": 3}}
+    )
+    G, D = instantiate(cfg.generator), instantiate(cfg.discriminator)
+    assert isinstance(G, FAMILIES[arch].Generator) and isinstance(D, FAMILIES[arch].Discriminator)
+    assert D(G(torch.randn(2, 16))).shape == (2,)
