@@ -1,0 +1,175 @@
+"""Image files from a folder, a .zip or a .tar[.gz]: list them, pick some, decode them into one uint8 tensor."""
+
+import io
+import logging
+import tarfile
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import torch
+from PIL import Image
+
+from gan_lightning.data.images import fit_image
+from gan_lightning.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
+LOG_EVERY = 10_000
+
+
+def is_archive(path: Path) -> bool:
+    """True for a .zip or .tar[.gz] file."""
+    return path.is_file() and (path.suffix.lower() == ".zip" or path.name.lower().endswith(TAR_SUFFIXES))
+
+
+def is_image_name(name: str) -> bool:
+    """True for an image file name that is not hidden or macOS metadata."""
+    parts = PurePosixPath(name).parts
+    hidden = any(p.startswith(".") or p == "__MACOSX" for p in parts)
+    return not hidden and name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+Member = str | zipfile.ZipInfo | tarfile.TarInfo  # a path relative to a folder, or an archive member
+
+
+def member_name(member: Member) -> str:
+    """The '/'-separated path of a file inside its folder or archive."""
+    if isinstance(member, str):
+        return member
+    return member.filename if isinstance(member, zipfile.ZipInfo) else member.name
+
+
+def member_offset(member: Member) -> int:
+    """Where a member's bytes start, so that reads go forwards through an archive."""
+    return member.header_offset if isinstance(member, zipfile.ZipInfo) else member.offset_data
+
+
+class ImageFiles:
+    """The image files under a folder or inside an archive, named by '/'-separated paths relative to it."""
+
+    def __init__(self, path: Path, key: str = "dataset.root") -> None:
+        self.path = path
+        self.key = key
+        if path.is_dir():
+            found = (p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
+            members: list[Member] = [n for n in found if is_image_name(n)]
+            names = members
+        elif is_archive(path):
+            members = [m for m in self._archive_members() if is_image_name(member_name(m))]
+            names = strip_common_folder([member_name(m) for m in members])
+        else:
+            raise ConfigError(
+                f"{key}={str(path)!r} does not exist or is not a folder or archive; "
+                "accepted: a folder, .zip, .tar or .tar.gz of images"
+            )
+        self.stored: dict[str, Member] = dict(sorted(zip(names, members), key=lambda pair: pair[0]))
+
+    @property
+    def names(self) -> list[str]:
+        """Every image, sorted."""
+        return list(self.stored)
+
+    def _archive_members(self) -> list[zipfile.ZipInfo] | list[tarfile.TarInfo]:
+        try:
+            if self.path.suffix.lower() == ".zip":
+                with zipfile.ZipFile(self.path) as zf:
+                    return [i for i in zf.infolist() if not i.is_dir()]
+            with tarfile.open(self.path) as tf:  # one pass over a .tar.gz: keep the members for read()
+                return [m for m in tf.getmembers() if m.isfile()]
+        except (zipfile.BadZipFile, tarfile.TarError, OSError) as error:
+            raise ConfigError(
+                f"{self.key}={str(self.path)!r} cannot be opened ({error}); accepted: a valid .zip, .tar or .tar.gz"
+            ) from error
+
+    def within(self, folder: str) -> "ImageFiles":
+        """The images under `folder`, renamed relative to it."""
+        view = object.__new__(ImageFiles)
+        view.path, view.key = self.path, self.key
+        prefix = folder.strip("/") + "/"
+        view.stored = {n[len(prefix) :]: m for n, m in self.stored.items() if n.startswith(prefix)}
+        return view
+
+    def read(self, names: list[str]) -> Iterator[tuple[str, bytes]]:
+        """Yield (name, bytes) for `names`, in storage order (a .tar.gz can only be read forwards cheaply)."""
+        if self.path.is_dir():
+            for name in names:
+                yield name, (self.path / self.stored[name]).read_bytes()
+            return
+        in_order = sorted(names, key=lambda n: member_offset(self.stored[n]))
+        if self.path.suffix.lower() == ".zip":
+            with zipfile.ZipFile(self.path) as zf:
+                for name in in_order:
+                    yield name, zf.read(self.stored[name])
+        else:
+            with tarfile.open(self.path) as tf:
+                for name in in_order:
+                    yield name, tf.extractfile(self.stored[name]).read()
+
+    def where(self, name: str) -> str:
+        """A path a user can find: the file, or archive:member."""
+        stored = member_name(self.stored[name])
+        return str(self.path / stored) if self.path.is_dir() else f"{self.path}:{stored}"
+
+
+def strip_common_folder(names: list[str]) -> list[str]:
+    """Drop one top folder shared by every name (archives usually wrap their content in one)."""
+    tops = {PurePosixPath(n).parts[0] for n in names}
+    if len(tops) == 1 and all(len(PurePosixPath(n).parts) > 1 for n in names):
+        return [PurePosixPath(*PurePosixPath(n).parts[1:]).as_posix() for n in names]
+    return names
+
+
+def decode_images(
+    files: ImageFiles,
+    names: list[str],
+    fit: Callable[[Image.Image], np.ndarray],
+) -> torch.Tensor:
+    """Decode `names` and apply `fit` to each; returns uint8 [N, C, H, W] in the order of `names`."""
+    position = {name: i for i, name in enumerate(names)}
+    arrays: list[np.ndarray | None] = [None] * len(names)
+    log.info("decoding %d images from %s", len(names), files.path)
+    for count, (name, data) in enumerate(files.read(names), start=1):
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                arrays[position[name]] = fit(img)
+        except (OSError, ValueError, SyntaxError) as error:  # what PIL raises for truncated or foreign bytes
+            raise ConfigError(
+                f"{files.key}={str(files.path)!r}: cannot decode image {files.where(name)!r} ({error}); "
+                f"accepted: readable {'/'.join(IMAGE_EXTENSIONS)} files"
+            ) from error
+        if count % LOG_EVERY == 0:
+            log.info("decoded %d/%d images", count, len(names))
+    return torch.from_numpy(np.stack(arrays))
+
+
+def read_image_folder(
+    files: ImageFiles,
+    resolution: int,
+    channels: int,
+    labels_from_subfolders: bool,
+    resample: int = Image.Resampling.LANCZOS,
+) -> tuple[torch.Tensor, torch.Tensor | None, list[str]]:
+    """Every image in `files`: uint8 [N, C, H, W], labels from first-level folders (or None), class names."""
+    names = files.names
+    if not names:
+        raise ConfigError(
+            f"{files.key}={str(files.path)!r} contains no images (accepted extensions: {', '.join(IMAGE_EXTENSIONS)})"
+        )
+    labels, classes = None, []
+    if labels_from_subfolders:
+        loose = [n for n in names if "/" not in n]
+        if loose:
+            raise ConfigError(
+                f"{files.key}={str(files.path)!r} has image {loose[0]!r} outside any sub-folder; "
+                "accepted with labels_from_subfolders=true: <root>/<class>/<image>"
+            )
+        folders = [n.split("/", 1)[0] for n in names]
+        classes = sorted(set(folders))
+        index = {c: i for i, c in enumerate(classes)}
+        labels = torch.tensor([index[f] for f in folders], dtype=torch.int64)
+    images = decode_images(files, names, lambda img: fit_image(img, resolution, channels, resample))
+    return images, labels, classes

@@ -1,0 +1,80 @@
+"""2-D Gaussian mixtures, the mode-collapse benchmarks: 8 modes on a ring and 25 on a grid."""
+
+import math
+
+import numpy as np
+import torch
+from PIL import Image
+
+from gan_lightning.data.base import InMemoryDataModule
+from gan_lightning.data.sampler import check_int
+from gan_lightning.errors import check_choice
+
+# kind -> (unscaled mode centres [K, 2], std, scale that maps the points into [-1, 1])
+KINDS = {
+    "ring": (
+        torch.tensor([[2 * math.cos(2 * math.pi * k / 8), 2 * math.sin(2 * math.pi * k / 8)] for k in range(8)]),
+        0.02,
+        2.5,
+    ),
+    "grid": (torch.cartesian_prod(torch.arange(-4.0, 5.0, 2.0), torch.arange(-4.0, 5.0, 2.0)), 0.05, 5.0),
+}
+PREVIEW_REAL_POINTS = 2_000
+
+
+class ToyDataModule(InMemoryDataModule):
+    """Float32 points [N, 2, 1, 1] in [-1, 1], labelled by their mode; `modes` and `std` are in those units."""
+
+    noun = "points"
+
+    def __init__(
+        self,
+        kind: str = "ring",
+        num_items: int = 100_000,
+        resolution: int = 1,
+        channels: int = 2,
+        batch_size: int = 256,
+        seed: int = 0,
+        conditional: bool = False,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__(resolution, channels, batch_size, seed, conditional, num_workers)
+        check_choice("dataset.kind", kind, tuple(KINDS))
+        self.kind = kind
+        self.name = kind
+        self.size = check_int("dataset.num_items", num_items, 1)
+        centres, std, self.scale = KINDS[kind]
+        self.modes = centres / self.scale  # [K, 2]
+        self.std = std / self.scale
+        self.source = f"{len(centres)} Gaussians (std {std})"
+
+    def check_shape(self, resolution: int, channels: int) -> None:
+        """Points are served as 1x1 images with 2 channels."""
+        check_choice("dataset.resolution", resolution, (1,))
+        check_choice("dataset.channels", channels, (2,))
+
+    def load(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sample the points once from a generator seeded with `seed`."""
+        generator = torch.Generator().manual_seed(self.seed)
+        labels = torch.randint(len(self.modes), (self.size,), generator=generator)
+        noise = torch.randn(self.size, 2, generator=generator) * self.std
+        return (self.modes[labels] + noise)[:, :, None, None], labels  # [N, 2, 1, 1], [N]
+
+    def preview(self, samples: torch.Tensor) -> Image.Image:
+        """A scatter of `samples` over a light scatter of real points and the mode centres."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # imported here: matplotlib is slow to import
+        from matplotlib.figure import Figure
+
+        fake = samples.detach().float().cpu().reshape(len(samples), 2)
+        real = self.data[0][:PREVIEW_REAL_POINTS].reshape(-1, 2)
+        figure = Figure(figsize=(4, 4), dpi=100)
+        canvas = FigureCanvasAgg(figure)
+        axes = figure.add_subplot()
+        axes.scatter(real[:, 0], real[:, 1], s=2, c="lightgray", label="real")
+        axes.scatter(fake[:, 0], fake[:, 1], s=2, c="tab:blue", alpha=0.6, label="generated")
+        axes.scatter(self.modes[:, 0], self.modes[:, 1], s=30, c="tab:red", marker="x", label="modes")
+        axes.set(xlim=(-1.1, 1.1), ylim=(-1.1, 1.1), aspect="equal")
+        axes.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=3, fontsize=7, frameon=False)
+        figure.tight_layout()
+        canvas.draw()
+        return Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB")  # [H, W, 4] -> RGB
