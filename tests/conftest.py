@@ -1,0 +1,70 @@
+"""Shared fixtures: compose the real Hydra config with overrides, writing into a temporary run directory."""
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("WANDB_MODE", "disabled")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+# Narrow nets and a few hundred images: the config a test trains with unless it says otherwise.
+TINY = [
+    "z_dim=16",
+    "batch_size=8",
+    "total_kimg=0.04",
+    "callbacks.preview.every_kimg=0.016",
+    "callbacks.preview.num_samples=4",
+    "callbacks.checkpoint.every_kimg=0.016",
+    "trainer.accelerator=cpu",
+    "trainer.enable_model_summary=false",
+    "trainer.enable_progress_bar=false",
+]
+
+# Narrow widths per architecture (appended after arch=<name>).
+ARCH_TINY = {
+    "dcgan": ["arch.generator.channels=8", "arch.discriminator.channels=8"],
+    "sndcgan": ["arch.generator.channels=8", "arch.discriminator.channels=8"],
+    "mlp": ["arch.generator.hidden_sizes=[32,32]", "arch.discriminator.hidden_sizes=[32,32]"],
+}
+
+
+def tiny(arch: str = "dcgan", *overrides: str) -> list[str]:
+    """Overrides for a tiny run of `arch`."""
+    return [f"arch={arch}", *ARCH_TINY[arch], *TINY, *overrides]
+
+
+def compose(overrides: list[str], output_dir: Path | None = None):
+    """The config `python train.py <overrides>` would run with, its outputs under `output_dir`."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+
+    extra = [f"paths.output_dir={output_dir}"] if output_dir is not None else []
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = hydra_compose("train", overrides=[*overrides, *extra], return_hydra_config=True)
+        HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+@pytest.fixture
+def tiny_cfg(tmp_path):
+    """A factory: tiny_cfg(arch, *overrides) composes the tiny config writing into tmp_path."""
+    return lambda arch="dcgan", *overrides: compose(tiny(arch, *overrides), tmp_path)
+
+
+@pytest.fixture
+def tiny_dataset_roots(tmp_path) -> dict[str, list[str]]:
+    """Overrides pointing the datasets that need files at a few generated PNGs (`train/<class>/*.png`)."""
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path / "images"
+    for label in ("cat", "dog"):
+        (root / "train" / label).mkdir(parents=True)
+        for i in range(2):
+            pixels = np.random.default_rng(i).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / "train" / label / f"{i}.png")
+    return {"cifar10": [f"dataset.root={root}"], "folder": [f"dataset.root={root}", "dataset.resolution=32"]}
