@@ -5,6 +5,7 @@ from pathlib import Path
 
 import lightning as L
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lightning.errors import ConfigError
@@ -28,6 +29,8 @@ def build_module(cfg: DictConfig) -> L.LightningModule:
 def build_trainer(cfg: DictConfig) -> L.Trainer:
     """The Trainer with the configured callbacks and loggers (each group entry may be null to drop it)."""
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    if not cfg.trainer.get("enable_progress_bar", True):  # else Lightning refuses our progress bar
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg]
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 

@@ -1,0 +1,109 @@
+"""The training step: n_critic cadence, the clock, EMA, and a resumed run equal to an uninterrupted one."""
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.testing import assert_close
+
+from gan_lightning.build import build
+from gan_lightning.callbacks.ema import ema_beta, ema_update
+from gan_lightning.errors import ConfigError
+from gan_lightning.module import GAN
+from gan_lightning.losses import NonSaturating
+
+
+def fit(cfg, ckpt_path=None):
+    datamodule, module, trainer = build(cfg)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    return module, trainer
+
+
+def adam_steps(optimizer) -> set[int]:
+    return {int(state["step"]) for state in optimizer.state.values()}
+
+
+@pytest.mark.parametrize("n_critic", [1, 3])
+def test_n_critic_gives_the_expected_numbers_of_d_and_g_steps(tiny_cfg, n_critic):
+    cfg = tiny_cfg("mlp", "dataset=ring", f"n_critic={n_critic}", "total_g_steps=4", "total_kimg=null")
+    module, trainer = fit(cfg)
+    opt_g, opt_d = trainer.optimizers
+    assert module.batches == 4 * n_critic
+    assert adam_steps(opt_d) == {4 * n_critic}
+    assert adam_steps(opt_g) == {4}
+    assert module.nimg == 4 * n_critic * 8  # batch_size=8, one process
+
+
+def test_run_length_in_kimg_stops_at_the_first_batch_reaching_it(tiny_cfg):
+    module, _ = fit(tiny_cfg("mlp", "dataset=ring", "total_kimg=0.1"))  # 100 images, batches of 8
+    assert module.nimg == 104 and module.batches == 13
+
+
+def test_relativistic_loss_and_lazy_regularizer_train(tiny_cfg):
+    module, trainer = fit(tiny_cfg("mlp", "dataset=ring", "loss=ragan", "regularizer=r1",
+                                   "regularizer.interval=2", "total_kimg=0.032"))
+    assert module.batches == 4
+    metrics = trainer.logged_metrics
+    assert torch.isfinite(metrics["loss/d"]) and torch.isfinite(metrics["reg/r1"])
+
+
+def test_wgangp_preset_sets_penalty_n_critic_and_adam_betas(tiny_cfg):
+    cfg = tiny_cfg("mlp", "dataset=ring", "loss=wgangp")
+    assert cfg.n_critic == 5 and cfg.regularizer._target_.endswith("GradientPenalty")
+    assert list(cfg.optimizer.generator.betas) == [0.0, 0.9] and cfg.optimizer.discriminator.lr == 1e-4
+    overridden = tiny_cfg("mlp", "dataset=ring", "loss=wgangp", "regularizer=r1", "n_critic=2")
+    assert overridden.n_critic == 2 and overridden.regularizer._target_.endswith("R1")
+
+
+def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
+    from tests.conftest import compose, tiny
+
+    common = tiny("dcgan", "dataset.resolution=16", "n_critic=2", "regularizer=r1", "regularizer.interval=3",
+                  "callbacks.ema.halflife_kimg=0.05", "callbacks.checkpoint.every_kimg=0")
+    whole, _ = fit(compose([*common, "total_kimg=0.128"], tmp_path / "whole"))  # 16 batches
+    fit(compose([*common, "total_kimg=0.064"], tmp_path / "first"))  # 8 batches, then last.ckpt
+    ckpt = tmp_path / "first" / "checkpoints" / "last.ckpt"
+    resumed, trainer = fit(compose([*common, "total_kimg=0.128"], tmp_path / "second"), ckpt_path=str(ckpt))
+    assert (resumed.nimg, resumed.batches) == (whole.nimg, whole.batches) == (128, 16)
+    expected, actual = whole.state_dict(), resumed.state_dict()
+    assert expected.keys() == actual.keys()
+    for key in expected:
+        assert torch.equal(expected[key], actual[key]), key
+    assert any(k.startswith("G_ema.") for k in expected)
+
+
+def test_checkpoint_holds_the_clock_and_both_optimizers(tiny_cfg, tmp_path):
+    fit(tiny_cfg("mlp", "dataset=ring", "total_kimg=0.024"))
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ckpt["clock"] == {"nimg": 24, "batches": 3}
+    assert len(ckpt["optimizer_states"]) == 2
+    assert any(k.startswith("G_ema.") for k in ckpt["state_dict"])
+
+
+def test_ema_beta_from_half_life():
+    assert ema_beta(64, halflife_kimg=0.064) == 0.5
+    assert_close(ema_beta(32, halflife_kimg=0.064), math.sqrt(0.5))
+    assert ema_beta(64, halflife_kimg=0) == 0.0
+    assert ema_beta(64, halflife_kimg=math.inf) == 1.0
+    assert ema_beta(64, halflife_kimg=10, nimg=1280, rampup=0.05) == 0.5  # half-life ramped to 64 images
+
+
+def test_ema_with_beta_0_copies_and_with_beta_1_freezes():
+    model, ema = nn.BatchNorm1d(3), nn.BatchNorm1d(3)
+    with torch.no_grad():
+        model.weight.fill_(2.0)
+        model.running_mean.fill_(5.0)
+    ema_update(ema, model, beta=1.0)
+    assert_close(ema.weight, torch.ones(3))  # frozen parameters
+    ema_update(ema, model, beta=0.0)
+    assert_close(ema.weight, torch.full((3,), 2.0))
+    assert_close(ema.running_mean, torch.full((3,), 5.0))  # buffers are copied
+    ema.weight.data.fill_(0.0)
+    ema_update(ema, model, beta=0.25)
+    assert_close(ema.weight, torch.full((3,), 1.5))  # 0.25 * 0 + 0.75 * 2
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5])
+def test_n_critic_below_one_is_rejected_with_the_value(bad):
+    with pytest.raises(ConfigError, match=f"n_critic={bad}"):
+        GAN(nn.Linear(1, 1), nn.Linear(1, 1), NonSaturating(), torch.optim.Adam, torch.optim.Adam, n_critic=bad)
