@@ -6,7 +6,8 @@ from pathlib import Path
 import lightning as L
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ProgressBar
-from omegaconf import DictConfig, OmegaConf
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
 
 from gan_lightning.errors import ConfigError
 
@@ -44,6 +45,15 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
     return datamodule, module, trainer
 
 
+def summary(cfg: DictConfig, datamodule: L.LightningDataModule, module: L.LightningModule) -> str:
+    """One line: the chosen options, the data and the size of the nets."""
+    choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
+    picked = " ".join(f"{g}={choices[g]}" for g in ("arch", "loss", "regularizer", "dataset") if g in choices)
+    sizes = ", ".join(f"{name} {sum(p.numel() for p in getattr(module, name).parameters()) / 1e6:.2f}M params"
+                      for name in ("generator", "discriminator"))
+    return f"{picked} | {datamodule.describe()} | {sizes} | {cfg.total_kimg} kimg, n_critic {cfg.n_critic}"
+
+
 def run(cfg: DictConfig) -> float | None:
     """Train as the config says; bad input ends the run with a one-line message."""
     try:
@@ -64,8 +74,8 @@ def _fit(cfg: DictConfig) -> float | None:
                           "outputs/runs/<run>/checkpoints/last.ckpt")
     datamodule, module, trainer = build(cfg)
     if trainer.is_global_zero:
-        log.info("output: %s", os.path.abspath(cfg.paths.output_dir))
-        log.info("config:\n%s", OmegaConf.to_yaml(cfg, resolve=True))
+        log.info("run: %s", summary(cfg, datamodule, module))
+        log.info("output: %s (resolved config in .hydra/config.yaml)", os.path.abspath(cfg.paths.output_dir))
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     metric = trainer.callback_metrics.get(cfg.get("optimized_metric") or "")
     return None if metric is None else float(metric)

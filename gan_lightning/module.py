@@ -8,6 +8,7 @@ checkpoints and every schedule is a function of them. Randomness is stateless: e
 global RNG from (seed, batch, rank), so a resumed run draws exactly what an uninterrupted one would.
 """
 import copy
+import warnings
 from functools import partial
 
 import lightning as L
@@ -17,6 +18,11 @@ from torch import Tensor, nn
 from gan_lightning.errors import ConfigError
 from gan_lightning.losses import GANLoss
 from gan_lightning.regularizers import NoRegularizer, Regularizer
+
+# G_ema is in eval mode on purpose (it is never trained); Lightning warns about any eval-mode module.
+warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
+# Lightning 2.6 with a recent torch warns about its own use of a deprecated pytree API.
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
 
 
 def batch_seed(seed: int, batch: int, rank: int) -> int:

@@ -10,7 +10,7 @@ from hydra.utils import instantiate
 from gan_lightning.build import build_module
 from tests.conftest import REPO, compose, tiny
 
-GROUPS = ["arch", "loss", "regularizer", "optimizer", "dataset", "trainer", "logger", "callbacks"]
+GROUPS = ["arch", "loss", "regularizer", "optimizer", "dataset", "trainer", "logger", "callbacks", "experiment"]
 
 
 def options(group: str) -> list[str]:
@@ -26,7 +26,8 @@ def train(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS for o in options(g)])
 def test_every_option_composes_and_instantiates(group, option, tmp_path, tiny_dataset_roots):
     arch = option if group == "arch" else ("mlp" if option in ("ring", "grid") else "dcgan")
-    overrides = tiny(arch, f"{group}={option}", *tiny_dataset_roots.get(option, []))
+    roots = tiny_dataset_roots["folder"] if group == "experiment" else tiny_dataset_roots.get(option, [])
+    overrides = tiny(arch, f"{group}={option}", *roots)
     cfg = compose(overrides, tmp_path)
     datamodule = instantiate(cfg.dataset)
     module = build_module(cfg)

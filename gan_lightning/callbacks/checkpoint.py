@@ -21,9 +21,9 @@ class KimgCheckpoint(Checkpoint):
         self.snapshots = snapshots
 
     def _save(self, trainer: L.Trainer, nimg: int) -> None:
-        trainer.save_checkpoint(self.dirpath / "last.ckpt")
+        trainer.save_checkpoint(self.dirpath / "last.ckpt", weights_only=False)
         if self.snapshots:
-            trainer.save_checkpoint(self.dirpath / f"kimg{nimg // 1000:06d}.ckpt")
+            trainer.save_checkpoint(self.dirpath / f"kimg{nimg // 1000:06d}.ckpt", weights_only=False)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
         if pl_module.finished():

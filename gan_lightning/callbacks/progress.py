@@ -5,6 +5,10 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 class KimgProgressBar(TQDMProgressBar):
     """TQDM bar over the whole run, counted in the module's batches, rather than an endless epoch."""
 
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        super().on_train_epoch_start(trainer, pl_module)
+        self.train_progress_bar.set_description("train")  # one endless epoch: its number says nothing
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         bar = self.train_progress_bar
         total = pl_module.total_batches()
