@@ -55,12 +55,12 @@ def summary(cfg: DictConfig, datamodule: L.LightningDataModule, module: L.Lightn
 
 
 def run(cfg: DictConfig) -> float | None:
-    """Train as the config says; bad input ends the run with a one-line message."""
+    """Train as the config says; bad input or a diverged run ends with a one-line message."""
     try:
         return _fit(cfg)
     except Exception as error:  # instantiate() wraps errors of constructors: find ours in the chain
         cause = error
-        while cause is not None and not isinstance(cause, ConfigError):
+        while cause is not None and not isinstance(cause, (ConfigError, FloatingPointError)):
             cause = cause.__cause__
         if cause is None:
             raise

@@ -65,6 +65,8 @@ class GAN(L.LightningModule):
         self.nimg = 0  # real images shown to D, all ranks together
         self.batches = 0  # D steps done
         self.batch_nimg = 0  # images the last batch added to nimg
+        self.last_logs: dict[str, Tensor] = {}
+        self.finite_check_every = 16  # batches between checks for NaN/inf losses (and before checkpoints)
 
     @property
     def g_steps(self) -> int:
@@ -91,6 +93,9 @@ class GAN(L.LightningModule):
         self.batches += 1
         self.batch_nimg = real.shape[0] * self.trainer.world_size
         self.nimg += self.batch_nimg
+        self.last_logs = logs
+        if self.batches % self.finite_check_every == 1 or self.finite_check_every == 1:
+            self.check_finite()  # a host sync, so not on every batch
         self.log_dict(logs, prog_bar=True)
         self.log("progress/kimg", self.nimg / 1000, prog_bar=False)
 
@@ -128,6 +133,16 @@ class GAN(L.LightningModule):
         opt.step()
         self.untoggle_optimizer(opt)
         return {"loss/g": loss.detach()}
+
+    def check_finite(self) -> None:
+        """Stop the run with one clear line when a loss or penalty of the last batch is NaN or infinite."""
+        bad = [key for key, value in self.last_logs.items() if not torch.isfinite(value).all()]
+        if bad:
+            raise FloatingPointError(
+                f"{', '.join(bad)} became NaN/inf at {self.nimg / 1000:.3f} kimg (batch {self.batches}); "
+                "the last checkpoint was not overwritten. Try lower learning rates, a regularizer "
+                "(regularizer=r1 or gp), or trainer.precision=32-true."
+            )
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         if self.finished():

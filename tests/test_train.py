@@ -79,3 +79,17 @@ def test_every_trainer_argument_is_reachable_from_the_command_line():
     listed = set(OmegaConf.load(REPO / "conf" / "trainer" / "default.yaml"))
     arguments = set(inspect.signature(L.Trainer.__init__).parameters) - {"self", "logger", "callbacks"}
     assert arguments <= listed, sorted(arguments - listed)
+
+
+def test_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path):
+    run_dir = tmp_path / "run"
+    good = train([*tiny("mlp", "dataset=ring", "total_kimg=0.016"), f"hydra.run.dir={run_dir}"], tmp_path)
+    assert good.returncode == 0, good.stderr[-2000:]
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    before = ckpt.read_bytes()
+    result = train([*tiny("mlp", "dataset=ring", "regularizer=r1", "regularizer.weight=nan", "total_kimg=0.4"),
+                    f"ckpt_path={ckpt}", f"hydra.run.dir={run_dir}"], tmp_path)
+    assert result.returncode != 0
+    assert "error: reg/r1" in result.stderr and "became NaN/inf" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert ckpt.read_bytes() == before

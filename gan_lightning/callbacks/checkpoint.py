@@ -21,6 +21,7 @@ class KimgCheckpoint(Checkpoint):
         self.snapshots = snapshots
 
     def _save(self, trainer: L.Trainer, nimg: int) -> None:
+        trainer.lightning_module.check_finite()  # never replace a good checkpoint with a diverged one
         trainer.save_checkpoint(self.dirpath / "last.ckpt", weights_only=False)
         if self.snapshots:
             trainer.save_checkpoint(self.dirpath / f"kimg{nimg // 1000:06d}.ckpt", weights_only=False)
