@@ -90,6 +90,6 @@ def test_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_pat
     result = train([*tiny("mlp", "dataset=ring", "regularizer=r1", "regularizer.weight=nan", "total_kimg=0.4"),
                     f"ckpt_path={ckpt}", f"hydra.run.dir={run_dir}"], tmp_path)
     assert result.returncode != 0
-    assert "error: reg/r1" in result.stderr and "became NaN/inf" in result.stderr
+    assert "reg/r1" in result.stderr and "became NaN/inf at" in result.stderr
     assert "Traceback" not in result.stderr
     assert ckpt.read_bytes() == before
