@@ -7,7 +7,7 @@ import lightning as L
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ProgressBar
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from gan_lightning.errors import ConfigError
 
@@ -45,6 +45,14 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
     return datamodule, module, trainer
 
 
+def record_config(cfg: DictConfig, trainer: L.Trainer) -> None:
+    """Give every logger the resolved config (wandb run config, TensorBoard/CSV hparams.yaml)."""
+    config = OmegaConf.to_container(cfg, resolve=True)
+    config.pop("hydra", None)
+    for logger in trainer.loggers:
+        logger.log_hyperparams(config)
+
+
 def summary(cfg: DictConfig, datamodule: L.LightningDataModule, module: L.LightningModule) -> str:
     """One line: the chosen options, the data and the size of the nets."""
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
@@ -76,6 +84,7 @@ def _fit(cfg: DictConfig) -> float | None:
     if trainer.is_global_zero:
         log.info("run: %s", summary(cfg, datamodule, module))
         log.info("output: %s (resolved config in .hydra/config.yaml)", os.path.abspath(cfg.paths.output_dir))
+    record_config(cfg, trainer)
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     metric = trainer.callback_metrics.get(cfg.get("optimized_metric") or "")
     return None if metric is None else float(metric)

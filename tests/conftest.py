@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from gan_lightning.config import compose
+
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -34,19 +36,6 @@ ARCH_TINY = {
 def tiny(arch: str = "dcgan", *overrides: str) -> list[str]:
     """Overrides for a tiny run of `arch`."""
     return [f"arch={arch}", *ARCH_TINY[arch], *TINY, *overrides]
-
-
-def compose(overrides: list[str], output_dir: Path | None = None):
-    """The config `python train.py <overrides>` would run with, its outputs under `output_dir`."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.hydra_config import HydraConfig
-
-    extra = [f"paths.output_dir={output_dir}"] if output_dir is not None else []
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = hydra_compose("train", overrides=[*overrides, *extra], return_hydra_config=True)
-        HydraConfig.instance().set_config(cfg)
-    return cfg
 
 
 @pytest.fixture

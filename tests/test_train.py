@@ -93,3 +93,16 @@ def test_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_pat
     assert "reg/r1" in result.stderr and "became NaN/inf at" in result.stderr
     assert "Traceback" not in result.stderr
     assert ckpt.read_bytes() == before
+
+
+def test_loggers_get_the_config_and_the_sample_images(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run_dir = tmp_path / "run"
+    result = train([*tiny("mlp", "dataset=ring", "logger=all"), f"hydra.run.dir={run_dir}"], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    events = EventAccumulator(str(run_dir / "tensorboard")).Reload()
+    assert "samples/fakes" in events.Tags()["images"]
+    assert "loss/d" in events.Tags()["scalars"]
+    hparams = (run_dir / "csv" / "hparams.yaml").read_text()
+    assert "gan_lightning.nets.mlp.Generator" in hparams and "total_kimg: 0.04" in hparams

@@ -26,18 +26,19 @@ def log_image(trainer: L.Trainer, key: str, image: Image.Image, step: int) -> No
 class Preview(L.Callback):
     """Every `every_kimg`, renders G_ema(z_fixed) through `trainer.datamodule.preview` to PNG and loggers."""
 
-    def __init__(self, dirpath: str, every_kimg: float = 5.0, num_samples: int = 64, seed: int = 0) -> None:
+    def __init__(self, dirpath: str, every_kimg: float = 5.0, num_samples: int | None = None, seed: int = 0) -> None:
         self.dirpath = Path(dirpath)
         self.every_nimg = int(every_kimg * 1000)
         self.num_samples = num_samples
+        self.size = num_samples or 64  # settled in on_train_start, once the datamodule is known
         self.seed = seed
 
     def fixed_inputs(self, pl_module: L.LightningModule) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The same z (and labels) for every preview of a run, resumed or not."""
         g = torch.Generator().manual_seed(self.seed)
-        z = torch.randn(self.num_samples, pl_module.z_dim, generator=g).to(pl_module.device)
+        z = torch.randn(self.size, pl_module.z_dim, generator=g).to(pl_module.device)
         c_dim = getattr(pl_module.generator, "c_dim", 0)
-        c = (torch.arange(self.num_samples) % c_dim).to(pl_module.device) if c_dim else None
+        c = (torch.arange(self.size) % c_dim).to(pl_module.device) if c_dim else None
         return z, c
 
     @torch.no_grad()
@@ -45,15 +46,17 @@ class Preview(L.Callback):
         if not trainer.is_global_zero:
             return
         z, c = self.fixed_inputs(pl_module)
-        fakes = torch.cat([pl_module.G_ema(zi, ci) for zi, ci in _chunks(z, c, 64)])
+        fakes = torch.cat([pl_module.G_ema(zi, ci) for zi, ci in _chunks(z, c, 256)])
         image = trainer.datamodule.preview(fakes.float().cpu())
         kimg = pl_module.nimg // 1000
         save_image(image, self.dirpath / f"fakes{kimg:06d}.png")
         log_image(trainer, "samples/fakes", image, pl_module.nimg)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # None: as many as the data asks for (an image grid of 64, a scatter plot of 1024 points)
+        self.size = self.num_samples or trainer.datamodule.preview_size
         if trainer.is_global_zero and not (self.dirpath / "reals.png").exists():
-            reals = trainer.datamodule.real_samples(self.num_samples)
+            reals = trainer.datamodule.real_samples(self.size)
             save_image(trainer.datamodule.preview(reals), self.dirpath / "reals.png")
         self.render(trainer, pl_module)
 

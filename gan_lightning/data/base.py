@@ -43,6 +43,7 @@ class InMemoryDataModule(L.LightningDataModule):
 
     name = "data"
     noun = "images"
+    preview_size = 64  # samples a preview shows unless the callback asks for another number
 
     def __init__(
         self,

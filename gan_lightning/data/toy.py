@@ -25,6 +25,8 @@ PREVIEW_REAL_POINTS = 2_000
 class ToyDataModule(InMemoryDataModule):
     """Float32 points [N, 2, 1, 1] in [-1, 1], labelled by their mode; `modes` and `std` are in those units."""
 
+    preview_size = 1024  # a scatter plot needs many points to show which modes are covered
+
     noun = "points"
 
     def __init__(
