@@ -110,7 +110,7 @@ class GAN(L.LightningModule):
         if self.regularizer.is_due(self.batches):
             penalty = self.regularizer(self.discriminator, real, fake, c)
             loss = loss + penalty
-            logs[f"reg/{type(self.regularizer).__name__.lower()}"] = penalty.detach()
+            logs[f"reg/{self.regularizer.name}"] = penalty.detach()
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         opt.step()

@@ -12,7 +12,9 @@ from gan_lightning.errors import ConfigError
 
 
 class Regularizer(nn.Module):
-    """Base class: subclasses implement `penalty` (unweighted)."""
+    """Base class: subclasses implement `penalty` (unweighted); `name` is the log key, `reg/<name>`."""
+
+    name = "reg"
 
     def __init__(self, weight: float = 1.0, interval: int = 1) -> None:
         super().__init__()
@@ -39,6 +41,8 @@ class Regularizer(nn.Module):
 class NoRegularizer(Regularizer):
     """No penalty: never due."""
 
+    name = "none"
+
     def __init__(self) -> None:
         super().__init__(weight=0.0)
 
@@ -58,13 +62,16 @@ def _norms(grad: Tensor) -> Tensor:
 class GradientPenalty(Regularizer):
     """WGAN-GP (Gulrajani et al. 2017): E[(||grad D(x_hat)|| - target)^2] on random interpolates."""
 
+    name = "gp"
+
     def __init__(self, weight: float = 10.0, interval: int = 1, target: float = 1.0) -> None:
         super().__init__(weight, interval)
         self.target = target
 
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
         eps = torch.rand(real.shape[0], *[1] * (real.dim() - 1), device=real.device, dtype=real.dtype)
-        x_hat = torch.lerp(fake.detach(), real.detach(), eps)  # eps * real + (1 - eps) * fake
+        fake = fake.detach().to(real.dtype)  # under mixed precision G's output may be half precision
+        x_hat = torch.lerp(fake, real.detach(), eps)  # eps * real + (1 - eps) * fake
         return (_norms(input_gradient(discriminator, x_hat, c)) - self.target).square().mean()
 
 
@@ -73,6 +80,8 @@ class DRAGAN(Regularizer):
 
     x_p = x + 0.5 * std(x) * U[0, 1); x_hat = x + alpha * (x_p - x), alpha ~ U[0, 1) per sample.
     """
+
+    name = "dragan"
 
     def __init__(self, weight: float = 10.0, interval: int = 1, target: float = 1.0) -> None:
         super().__init__(weight, interval)
@@ -89,6 +98,8 @@ class DRAGAN(Regularizer):
 class R1(Regularizer):
     """R1 (Mescheder et al. 2018): (gamma / 2) E[||grad D(x_real)||^2]; `weight` is gamma."""
 
+    name = "r1"
+
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
         return 0.5 * input_gradient(discriminator, real, c).flatten(1).square().sum(1).mean()
 
@@ -96,12 +107,16 @@ class R1(Regularizer):
 class R2(Regularizer):
     """R2 (Mescheder et al. 2018): (gamma / 2) E[||grad D(x_fake)||^2]; `weight` is gamma."""
 
+    name = "r2"
+
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
         return 0.5 * input_gradient(discriminator, fake, c).flatten(1).square().sum(1).mean()
 
 
 class L2(Regularizer):
     """L2 weight decay on D's weight tensors (the GAN Landscape's "L2"): sum of ||W||^2, biases excluded."""
+
+    name = "l2"
 
     def __init__(self, weight: float = 1e-4, interval: int = 1) -> None:
         super().__init__(weight, interval)
@@ -113,6 +128,8 @@ class L2(Regularizer):
 
 class WeightClipping(Regularizer):
     """WGAN weight clipping (Arjovsky et al. 2017): every D parameter clamped to [-clip, clip] after a step."""
+
+    name = "clip"
 
     def __init__(self, clip: float = 0.01) -> None:
         super().__init__(weight=0.0)

@@ -107,3 +107,11 @@ def test_ema_with_beta_0_copies_and_with_beta_1_freezes():
 def test_n_critic_below_one_is_rejected_with_the_value(bad):
     with pytest.raises(ConfigError, match=f"n_critic={bad}"):
         GAN(nn.Linear(1, 1), nn.Linear(1, 1), NonSaturating(), torch.optim.Adam, torch.optim.Adam, n_critic=bad)
+
+
+@pytest.mark.parametrize("regularizer", ["gp", "r2"])
+def test_mixed_precision_trains_with_gradient_penalties(tiny_cfg, regularizer):
+    module, trainer = fit(tiny_cfg("dcgan", "dataset.resolution=16", "trainer.precision=bf16-mixed",
+                                   f"regularizer={regularizer}", "total_kimg=0.016"))
+    assert module.batches == 2
+    assert torch.isfinite(trainer.logged_metrics[f"reg/{regularizer}"])
