@@ -46,9 +46,15 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
 
 
 def record_config(cfg: DictConfig, trainer: L.Trainer) -> None:
-    """Give every logger the resolved config (wandb run config, TensorBoard/CSV hparams.yaml)."""
+    """Write the resolved config to `<output_dir>/config.yaml` and give it to every logger."""
     config = OmegaConf.to_container(cfg, resolve=True)
     config.pop("hydra", None)
+    if trainer.is_global_zero:
+        path = Path(cfg.paths.output_dir) / "config.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".yaml.tmp")
+        tmp.write_text(OmegaConf.to_yaml(config))
+        os.replace(tmp, path)
     for logger in trainer.loggers:
         logger.log_hyperparams(config)
 
@@ -83,7 +89,7 @@ def _fit(cfg: DictConfig) -> float | None:
     datamodule, module, trainer = build(cfg)
     if trainer.is_global_zero:
         log.info("run: %s", summary(cfg, datamodule, module))
-        log.info("output: %s (resolved config in .hydra/config.yaml)", os.path.abspath(cfg.paths.output_dir))
+        log.info("output: %s", os.path.abspath(cfg.paths.output_dir))
     record_config(cfg, trainer)
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     metric = trainer.callback_metrics.get(cfg.get("optimized_metric") or "")

@@ -45,6 +45,8 @@ def test_train_py_writes_config_csv_checkpoint_and_samples(tmp_path):
     result = train([*tiny("dcgan"), f"hydra.run.dir={run_dir}"], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (run_dir / ".hydra" / "config.yaml").is_file()
+    resolved = (run_dir / "config.yaml").read_text()
+    assert "img_resolution: 32" in resolved and "${" not in resolved
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     header = (run_dir / "csv" / "metrics.csv").read_text().splitlines()[0].split(",")
     assert {"loss/d", "loss/g", "logits/real", "logits/fake", "progress/kimg"} <= set(header)
