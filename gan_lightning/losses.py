@@ -136,7 +136,3 @@ class RelativisticAverage(GANLoss):
     def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None) -> Tensor:
         return self._pair(fake_logits, real_logits)
 
-
-def sigmoid_accuracy(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
-    """Fraction of the batch D classifies correctly at threshold 0, a cheap health signal for logging."""
-    return torch.cat([(real_logits > 0).float(), (fake_logits < 0).float()]).mean()
