@@ -106,6 +106,14 @@ class RelativisticStandard(GANLoss):
         return F.softplus(-(fake_logits - real_logits)).mean()
 
 
+# Relativistic-average outer functions: (loss for "up" that should be large, loss for "down" that should be small)
+_RA_OUTER = {
+    "standard": (lambda up: F.softplus(-up), lambda down: F.softplus(down)),
+    "lsgan": (lambda up: (up - 1).square(), lambda down: (down + 1).square()),
+    "hinge": (lambda up: F.relu(1 - up), lambda down: F.relu(1 + down)),
+}
+
+
 class RelativisticAverage(GANLoss):
     """Relativistic average GAN (RaSGAN, RaLSGAN, RaHinge): each sample judged against the other side's mean.
 
@@ -113,22 +121,17 @@ class RelativisticAverage(GANLoss):
     """
 
     uses_real_in_g = True
-    kinds = ("standard", "lsgan", "hinge")
+    kinds = tuple(_RA_OUTER)
 
     def __init__(self, kind: str = "standard", drift: float = 0.0) -> None:
         super().__init__(drift)
         check_choice("loss.kind", kind, self.kinds)
         self.kind = kind
+        self.outer_up, self.outer_down = _RA_OUTER[kind]
 
     def _pair(self, upper: Tensor, lower: Tensor) -> Tensor:
         """Loss for making `upper` look more real than the mean of `lower` and vice versa."""
-        up = upper - lower.mean()  # should be large
-        down = lower - upper.mean()  # should be small
-        if self.kind == "standard":
-            return F.softplus(-up).mean() + F.softplus(down).mean()
-        if self.kind == "lsgan":
-            return (up - 1).square().mean() + (down + 1).square().mean()
-        return F.relu(1 - up).mean() + F.relu(1 + down).mean()
+        return self.outer_up(upper - lower.mean()).mean() + self.outer_down(lower - upper.mean()).mean()
 
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return self._pair(real_logits, fake_logits)
