@@ -9,6 +9,7 @@ from lightning.pytorch.callbacks import ProgressBar
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from gan_lightning.checkpoint import resolved_config
 from gan_lightning.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -41,14 +42,14 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.dataset)
     module = build_module(cfg)
+    module.run_config = resolved_config(cfg)  # saved in every checkpoint: a checkpoint rebuilds its run
     trainer = build_trainer(cfg)
     return datamodule, module, trainer
 
 
 def record_config(cfg: DictConfig, trainer: L.Trainer) -> None:
     """Write the resolved config to `<output_dir>/config.yaml` and give it to every logger."""
-    config = OmegaConf.to_container(cfg, resolve=True)
-    config.pop("hydra", None)
+    config = resolved_config(cfg)
     if trainer.is_global_zero:
         path = Path(cfg.paths.output_dir) / "config.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)

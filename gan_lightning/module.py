@@ -67,6 +67,14 @@ class GAN(L.LightningModule):
         self.batch_nimg = 0  # images the last batch added to nimg
         self.last_logs: dict[str, Tensor] = {}
         self.finite_check_every = 16  # batches between checks for NaN/inf losses (and before checkpoints)
+        self.run_config: dict | None = None  # the resolved config of the run, saved in every checkpoint
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path, map_location="cpu", **kwargs) -> "GAN":
+        """The module of a checkpoint, rebuilt from the config stored in it (no arguments needed)."""
+        from gan_lightning.checkpoint import load_module
+
+        return load_module(checkpoint_path, map_location)
 
     @property
     def g_steps(self) -> int:
@@ -79,6 +87,22 @@ class GAN(L.LightningModule):
 
     def sample_z(self, n: int) -> Tensor:
         return torch.randn(n, self.z_dim, device=self.device)
+
+    @torch.no_grad()
+    def generate(self, n: int, c: Tensor | None = None, seed: int | None = None, ema: bool = True,
+                 chunk: int = 256, **g_kwargs) -> Tensor:
+        """`n` images in [-1, 1] from G_ema (or G), in chunks; `c` [n] labels for conditional nets.
+
+        `seed` makes the draw reproducible without touching the global RNG; extra keyword arguments go to
+        the generator (e.g. a truncation option of the nets that have one).
+        """
+        net = self.G_ema if ema else self.generator
+        generator = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
+        z = torch.randn(n, self.z_dim, generator=generator).to(self.device)
+        c = None if c is None else c.to(self.device)
+        out = [net(z[i : i + chunk], None if c is None else c[i : i + chunk], **g_kwargs)
+               for i in range(0, n, chunk)]
+        return torch.cat(out) if out else z.new_zeros(0)
 
     def configure_optimizers(self):
         return [self.g_optimizer(self.generator.parameters()), self.d_optimizer(self.discriminator.parameters())]
@@ -165,6 +189,8 @@ class GAN(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["clock"] = {"nimg": self.nimg, "batches": self.batches}
+        if self.run_config is not None:
+            checkpoint["config"] = self.run_config
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         clock = checkpoint.get("clock", {"nimg": 0, "batches": 0})

@@ -115,3 +115,35 @@ def test_mixed_precision_trains_with_gradient_penalties(tiny_cfg, regularizer):
                                    f"regularizer={regularizer}", "total_kimg=0.016"))
     assert module.batches == 2
     assert torch.isfinite(trainer.logged_metrics[f"reg/{regularizer}"])
+
+
+def test_a_checkpoint_alone_rebuilds_the_module_with_its_weights(tiny_cfg, tmp_path):
+    from gan_lightning.checkpoint import load_module
+
+    trained, _ = fit(tiny_cfg("dcgan", "dataset.resolution=16", "z_dim=12", "total_kimg=0.016"))
+    path = tmp_path / "checkpoints" / "last.ckpt"
+    for loaded in (load_module(path), GAN.load_from_checkpoint(path)):
+        assert loaded.z_dim == 12 and (loaded.nimg, loaded.batches) == (trained.nimg, trained.batches)
+        assert loaded.run_config["z_dim"] == 12 and "hydra" not in loaded.run_config
+        for key, value in trained.state_dict().items():
+            assert torch.equal(loaded.state_dict()[key], value), key
+    images = loaded.generate(5, seed=3)
+    assert images.shape == (5, 1, 16, 16) and images.abs().max() <= 1
+    assert torch.equal(images, loaded.generate(5, seed=3))
+    assert_close(images, trained.G_ema.eval()(torch.randn(5, 12, generator=torch.Generator().manual_seed(3))))
+
+
+def test_loading_a_file_that_is_not_a_safe_checkpoint_is_one_clear_error(tmp_path):
+    from gan_lightning.checkpoint import load_module
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("this code must not run",))
+
+    text, pickle = tmp_path / "notes.txt", tmp_path / "evil.ckpt"
+    text.write_text("not a checkpoint")
+    torch.save({"state_dict": {}, "payload": Payload()}, pickle)
+    for path, reason in ((text, "is not a gan_lightning checkpoint"), (pickle, "loads safely"),
+                         (tmp_path / "missing.ckpt", "does not exist")):
+        with pytest.raises(ConfigError, match=reason):
+            load_module(path)
