@@ -1,9 +1,57 @@
-"""Compose the project's Hydra config outside `python train.py` (tests, benchmarks, notebooks)."""
+"""Compose the project's Hydra config outside `python train.py`, and the resolvers conf/hydra/default.yaml uses.
+
+The resolvers are registered when this module is imported (train.py imports it before `@hydra.main`):
+- `gan.run_dir`: a resumed run (`ckpt_path=<run>/checkpoints/last.ckpt`) continues in `<run>`; else the default.
+- `gan.hydra_subdir`: `.hydra` for a folder's first launch, `.hydra-2`, `.hydra-3`, ... for later ones, so
+  Hydra's record of the first launch is never overwritten.
+- `gan.sweep_subdir`: multirun folders named `<num>_<overrides>`, short and safe for any filesystem.
+- `gan.run_id`: a random id, resolved once into the run's config (a resumed wandb run keeps it).
+"""
+import re
+import secrets
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+def checkpoint_run_dir(ckpt_path: str | None, default: str) -> str:
+    """`<run>` for a checkpoint at `<run>/checkpoints/<file>`; `default` for anything else."""
+    if ckpt_path:
+        path = Path(str(ckpt_path))
+        if path.parent.name == "checkpoints" and path.parent.parent.is_dir():
+            return str(path.parent.parent)
+    return default
+
+
+def hydra_subdir(output_dir: str) -> str:
+    """`.hydra` unless this folder has one already; then the first free `.hydra-<n>`, n >= 2."""
+    n = 1
+    while (Path(output_dir) / (".hydra" if n == 1 else f".hydra-{n}")).exists():
+        n += 1
+    return ".hydra" if n == 1 else f".hydra-{n}"
+
+
+def sweep_subdir(num: int, override_dirname: str, max_length: int = 80) -> str:
+    """`<num, 3 digits>_<overrides>` with characters other than letters, digits and `._=,+-` as `_`."""
+    name = re.sub(r"[^A-Za-z0-9._=,+-]", "_", str(override_dirname))[:max_length]
+    return f"{int(num):03d}_{name}" if name else f"{int(num):03d}"
+
+
+def _register() -> None:
+    resolvers = {
+        "gan.run_dir": checkpoint_run_dir,
+        "gan.hydra_subdir": hydra_subdir,
+        "gan.sweep_subdir": sweep_subdir,
+        "gan.run_id": lambda: secrets.token_hex(4),
+    }
+    for name, resolver in resolvers.items():
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, resolver, use_cache=True)
+
+
+_register()
 
 
 def compose(overrides: list[str], output_dir: str | Path | None = None) -> DictConfig:
