@@ -8,12 +8,13 @@ import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 import gan_lightning.config  # noqa: E402, F401  (registers the resolvers conf/hydra/default.yaml uses)
-from gan_lightning.build import run  # noqa: E402
 from gan_lightning.cli import unknown_key  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    from gan_lightning.build import run  # imported here: `--help` needs neither torch nor Lightning
+
     return run(cfg)
 
 

@@ -113,7 +113,7 @@ def run(cfg: DictConfig) -> float | None:
 
 def _run_config(cfg: DictConfig) -> tuple[DictConfig, dict | None]:
     """The config this launch trains with, and the checkpoint it resumes (None for a new run)."""
-    missing = sorted(key for key in OmegaConf.missing_keys(cfg) if not key.startswith("hydra"))
+    missing = sorted(OmegaConf.missing_keys(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])))
     if missing:
         raise ConfigError(f"{missing[0]} must be set (the config says ???); accepted: {missing[0]}=<value> "
                           "on the command line, e.g. dataset.root=/path/to/images")

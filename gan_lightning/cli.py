@@ -26,11 +26,11 @@ SCALARS = {
 def config_keys(cfg: Any, prefix: str = "") -> list[str]:
     """Every dotted key of a config (nodes and leaves), without resolving interpolations."""
     keys = []
-    items = cfg.items_ex(resolve=False) if isinstance(cfg, DictConfig) else []
+    items = cfg.items_ex(resolve=False) if isinstance(cfg, DictConfig) and not cfg._is_none() else []
     for key, value in items:
         path = f"{prefix}{key}"
         keys.append(path)
-        if isinstance(value, DictConfig):
+        if isinstance(value, DictConfig) and key != "hydra":
             keys.extend(config_keys(value, f"{path}."))
     return keys
 
@@ -62,7 +62,10 @@ def unknown_key(args: list[str]) -> str | None:
         keys = [k for k in config_keys(compose(rest)) if not k.startswith("hydra")]
     except Exception:
         keys = []
-    near = difflib.get_close_matches(key, keys, n=3, cutoff=0.6)
+    parent, _, name = key.rpartition(".")
+    siblings = [k.rpartition(".")[2] for k in keys if k.rpartition(".")[0] == parent]
+    near = [f"{parent}.{match}" if parent else match for match in difflib.get_close_matches(name, siblings, n=2)]
+    near = near or difflib.get_close_matches(key, keys, n=2, cutoff=0.75)
     hint = f"did you mean {' or '.join(near)}?" if near else "`python train.py --cfg job` prints every key"
     return f"{key} is not a key of the config; {hint}"
 
@@ -80,7 +83,10 @@ def check_partial(factory: partial, key: str) -> partial:
     try:
         inspect.signature(factory.func).bind_partial(*factory.args, **factory.keywords)
     except TypeError as error:
-        raise ConfigError(f"{key}: {error}; accepted: {', '.join(_parameters(factory.func))}") from None
+        target = f"{factory.func.__module__}.{factory.func.__qualname__}"
+        unexpected = re.search(r"unexpected keyword argument '(\w+)'", str(error))
+        what = f"{key}.{unexpected.group(1)} is not an argument of {target}" if unexpected else f"{key}: {error}"
+        raise ConfigError(f"{what}; accepted: {', '.join(_parameters(factory.func)[1:])}") from None
     return factory
 
 

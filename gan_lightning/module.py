@@ -118,7 +118,7 @@ class GAN(L.LightningModule):
         self.batches += 1
         self.batch_nimg = real.shape[0] * self.trainer.world_size
         self.nimg += self.batch_nimg
-        self.last_logs = logs
+        self.last_logs = {**self.last_logs, **logs}  # a lazy penalty or a G loss keeps its last value for the log
         if self.batches % self.finite_check_every == 1 or self.finite_check_every == 1:
             self.check_finite()  # a host sync, so not on every batch
 

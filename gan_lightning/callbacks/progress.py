@@ -56,5 +56,5 @@ class KimgProgressBar(TQDMProgressBar):
         """The values last logged (callbacks.log every_kimg; no host sync here) and the current kimg."""
         metrics = {key: f"{float(value):.3g}" for key, value in trainer.callback_metrics.items()
                    if not key.startswith("progress/")}
-        metrics["kimg"] = f"{pl_module.nimg / 1000:.1f}"
+        metrics["kimg"] = f"{pl_module.nimg / 1000:.4g}"
         return metrics
