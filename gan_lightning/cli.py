@@ -119,6 +119,15 @@ def instantiate_error(error: BaseException, cfg: DictConfig, typed: list[str] = 
         return f"{key}.{unexpected.group(1)} is not an argument of {node._target_}; accepted: {accepted}"
     mine = [o for o in typed if o.lstrip("+~").split("=", 1)[0].startswith(f"{key}.")]
     where = ", ".join(mine) if mine else key
+    if key == "trainer" and "accelerator" in where and "accepted" not in reason:
+        reason = f"{reason}; accepted on this machine: auto, {', '.join(sorted(_usable_accelerators()))}"
     if isinstance(node, (DictConfig, ListConfig)) and "_target_" in node:
         return f"{where}: {reason} (in {node._target_})"
     return f"{where}: {reason}"
+
+
+def _usable_accelerators() -> list[str]:
+    from lightning.pytorch.accelerators import AcceleratorRegistry
+
+    return [name for name in AcceleratorRegistry.available_accelerators()
+            if AcceleratorRegistry[name]["accelerator"].is_available()]

@@ -42,8 +42,7 @@ class KimgProgressBar(TQDMProgressBar):
         pass
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.train_progress_bar.n != pl_module.batches:
-            self.show(trainer, pl_module)
+        self.show(trainer, pl_module)  # the losses logged at the end
         self.train_progress_bar.close()
 
     def show(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
