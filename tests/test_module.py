@@ -181,3 +181,9 @@ def test_g_ema_is_sampled_with_statistics_of_its_own_weights_not_gs(tiny_cfg):
              for _ in range(module.standing_batches)]
     assert_close(recomputed, torch.stack([x.mean((0, 2, 3)) for x in h]).mean(0))
     assert not module.ema_statistics_stale and not module.G_ema.training
+
+
+def test_wasserstein_loss_brings_weight_clipping_unless_a_regularizer_is_chosen(tiny_cfg):
+    assert tiny_cfg("mlp", "dataset=ring", "loss=wgan").regularizer._target_.endswith("WeightClipping")
+    assert tiny_cfg("mlp", "dataset=ring", "loss=wgan", "regularizer=gp").regularizer._target_.endswith("GradientPenalty")
+    assert tiny_cfg("mlp", "dataset=ring", "loss=wgan", "regularizer=none").regularizer._target_.endswith("NoRegularizer")
