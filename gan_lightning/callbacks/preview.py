@@ -41,7 +41,8 @@ class Preview(L.Callback):
         if path.exists():  # this clock was rendered already (the last batch crossed an interval, or a resume)
             return
         z, c = self.fixed_inputs(pl_module)
-        fakes = torch.cat([pl_module.G_ema(zi, ci) for zi, ci in _chunks(z, c, 256)])
+        G_ema = pl_module.ema_generator()  # batch-norm statistics of its own
+        fakes = torch.cat([G_ema(zi, ci) for zi, ci in _chunks(z, c, 256)])
         image = trainer.datamodule.preview(fakes.float().cpu())
         save_image(image, path)
         log_image(trainer, "samples/fakes", image, pl_module.nimg)
