@@ -13,7 +13,7 @@ from pathlib import Path
 import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import ProgressBar
+from lightning.pytorch.callbacks import ModelSummary, ProgressBar
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gan_lightning.checkpoint import checkpoint_config, read_checkpoint, resolved_config
@@ -44,6 +44,8 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     if not cfg.trainer.get("enable_progress_bar", True):  # else Lightning refuses our progress bar
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+    if not cfg.trainer.get("enable_model_summary", True):
+        callbacks = [c for c in callbacks if not isinstance(c, ModelSummary)]
     loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg]
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
