@@ -154,6 +154,11 @@ def _fit(cfg: DictConfig) -> float | None:
             log.info("finished already: %.3f kimg, %d G steps of %s; raise total_kimg or total_g_steps to "
                      "train on", nimg / 1000, batches // cfg.n_critic, run_length(cfg))
             return None
+        max_steps = cfg.trainer.get("max_steps")
+        if max_steps is not None and 0 <= max_steps <= checkpoint.get("global_step", 0):
+            log.info("finished already: trainer.max_steps=%d reached at %.3f kimg; add trainer.max_steps=-1 (or "
+                     "more) to train on", max_steps, nimg / 1000)
+            return None
     datamodule, module, trainer = build(cfg)
     if trainer.is_global_zero:
         log.info("run: %s", summary(cfg, datamodule, module))
