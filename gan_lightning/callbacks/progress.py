@@ -22,5 +22,7 @@ class KimgProgressBar(TQDMProgressBar):
     def get_metrics(self, trainer, pl_module) -> dict:
         metrics = super().get_metrics(trainer, pl_module)
         metrics.pop("v_num", None)
+        # whole numbers (a resolution, a batch size) read better without Lightning's padded decimals
+        metrics = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in metrics.items()}
         metrics["kimg"] = f"{pl_module.nimg / 1000:.1f}"
         return metrics
