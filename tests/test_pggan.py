@@ -172,7 +172,7 @@ def logged(path, key: str) -> list[float]:
 def test_tiny_run_grows_through_every_stage(tmp_path):
     # stable and transition 8 images each, batches of 8: one batch per phase, 4 -> 16 after 32 images
     cfg = compose(tiny("pggan", "loss=wgangp", "dataset.resolution=16", "total_kimg=0.056",
-                       "trainer.log_every_n_steps=1"), tmp_path)
+                       "callbacks.log.every_kimg=0.001"), tmp_path)
     module, trainer = fit(cfg)
     assert logged(tmp_path, "schedule/resolution") == [4, 8, 8, 16, 16, 16, 16]
     assert logged(tmp_path, "schedule/alpha") == [1, 0, 1, 0, 1, 1, 1]
@@ -186,7 +186,7 @@ def test_resume_in_the_middle_of_a_transition_equals_an_uninterrupted_run(tmp_pa
     common = tiny("pggan", "loss=wgangp", "dataset.resolution=16", "arch.schedule.stable_kimg=0.024",
                   "arch.schedule.transition_kimg=0.032", "arch.schedule.batch_sizes={8:4,16:2}",
                   "arch.schedule.lr={8:5e-4}", "callbacks.ema.halflife_kimg=0.05",
-                  "callbacks.checkpoint.every_kimg=0", "trainer.log_every_n_steps=1")
+                  "callbacks.checkpoint.every_kimg=0", "callbacks.log.every_kimg=0.001")
     whole, whole_trainer = fit(compose([*common, "total_kimg=0.1"], tmp_path / "whole"))
     first, _ = fit(compose([*common, "total_kimg=0.04"], tmp_path / "first"))
     assert (first.nimg, first.generator.resolution, first.generator.alpha) == (40, 8, 0.375)  # of the last batch

@@ -49,6 +49,9 @@ class Progressive(L.Callback):
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
         stage = self.apply(trainer, pl_module)
-        pl_module.log_dict({"schedule/resolution": float(stage.resolution), "schedule/alpha": stage.alpha,
-                            "schedule/batch_size": float(stage.batch_size)}, prog_bar=False)
-        pl_module.log_dict({"res": float(stage.resolution), "alpha": stage.alpha}, prog_bar=True, logger=False)
+        # with the batch's losses: callbacks.log sends them to the loggers, the progress bar shows them
+        pl_module.last_logs.update({
+            "schedule/resolution": torch.tensor(float(stage.resolution)),
+            "schedule/alpha": torch.tensor(stage.alpha),
+            "schedule/batch_size": torch.tensor(float(stage.batch_size)),
+        })
