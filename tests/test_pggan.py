@@ -9,6 +9,7 @@ from torch.testing import assert_close
 from gan_lightning.errors import ConfigError
 from gan_lightning.layers import fade_resolution, upsample
 from gan_lightning.nets.pggan import Discriminator, Generator
+from gan_lightning.regularizers import GradientPenalty
 from gan_lightning.schedule import ProgressiveSchedule, Stage
 from tests.conftest import compose, tiny
 from tests.test_module import fit
@@ -162,6 +163,23 @@ def test_pggan_wgangp_is_the_papers_setting_and_wgangp_alone_is_unchanged():
     assert compose(["arch=pggan", "loss=wgangp", "n_critic=2"]).n_critic == 2  # the command line wins
     anime = compose(["experiment=pggan_anime", "dataset.root=/x"])
     assert anime.n_critic == 1 and anime.optimizer.discriminator.lr == 1e-3 and anime.dataset.resolution == 64
+    # the penalty at the stage's resolution on the MNIST default; the official full-size one elsewhere
+    assert cfg.regularizer.stage_resolution is True and plain.regularizer.stage_resolution is False
+    assert compose(["experiment=pggan_celebahq", "dataset.root=/x"]).regularizer.stage_resolution is False
+
+
+def test_gradient_penalty_at_stage_resolution_is_the_norm_wrt_the_pooled_image():
+    _, D = nets()
+    D.grow(8, 1.0)
+    assert D.pooling == 4
+    real, fake = (upsample(torch.randn(4, 3, 8, 8), 4) for _ in range(2))  # images D sees at 8x8, full size
+    torch.manual_seed(0)
+    penalty = GradientPenalty(stage_resolution=True).penalty(D, real, fake, None)
+    torch.manual_seed(0)
+    eps = torch.rand(4, 1, 1, 1)
+    small = torch.lerp(fake[:, :, ::4, ::4], real[:, :, ::4, ::4], eps).requires_grad_(True)  # [4, 3, 8, 8]
+    (grad,) = torch.autograd.grad(D(upsample(small, 4)).sum(), small)  # pool(upsample(p)) = p
+    assert_close(penalty, (grad.flatten(1).norm(dim=1) - 1).square().mean())
 
 
 def logged(path, key: str) -> list[float]:

@@ -49,6 +49,28 @@ def test_gradient_penalty_uses_interpolates_between_real_and_fake():
     assert_close(R.GradientPenalty().penalty(SquareD(), real, fake, None), expected)
 
 
+class PooledLinearD(LinearD):
+    """D(x) = <w, avgpool(x, 4)> + b, like PGGAN's D at a stage 4 times below the input size."""
+
+    pooling = 4
+
+    def forward(self, x, c=None):
+        return super().forward(nn.functional.avg_pool2d(x, self.pooling))
+
+
+def test_gradient_penalty_at_stage_resolution_scales_the_norm_by_the_pooling():
+    # d D / d x = w / 16 on every pixel of a 4x4 block, so ||grad|| = ||w|| / 4 over the 4x4 input;
+    # at the stage resolution (the pooled 1x1 image) it is ||w|| = sqrt(5)
+    real4, fake4 = (torch.nn.functional.interpolate(x, scale_factor=4) for x in (real, fake))
+    full = R.GradientPenalty().penalty(PooledLinearD(W), real4, fake4, None)
+    stage = R.GradientPenalty(stage_resolution=True).penalty(PooledLinearD(W), real4, fake4, None)
+    assert_close(full, torch.tensor((5**0.5 / 4 - 1) ** 2))
+    assert_close(stage, torch.tensor((5**0.5 - 1) ** 2))
+    # a D without `pooling` is unaffected
+    assert_close(R.GradientPenalty(stage_resolution=True).penalty(LinearD(W), real, fake, None),
+                 torch.tensor((5**0.5 - 1) ** 2))
+
+
 def test_dragan_perturbs_reals_only():
     torch.manual_seed(0)
     noise = torch.rand_like(real)

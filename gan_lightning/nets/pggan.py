@@ -74,6 +74,11 @@ class Growing(nn.Module):
         return self.resolutions.index(self.resolution)
 
     @property
+    def pooling(self) -> int:
+        """Full-size pixels per side of one pixel at the current stage: img_resolution // resolution."""
+        return self.img_resolution // self.resolution
+
+    @property
     def fading(self) -> bool:
         """Whether the newest block is being faded in (the 4x4 block never is)."""
         return self.alpha < 1.0 and self.level > 0
