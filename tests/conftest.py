@@ -30,7 +30,13 @@ ARCH_TINY = {
     "dcgan": ["arch.generator.channels=8", "arch.discriminator.channels=8"],
     "sndcgan": ["arch.generator.channels=8", "arch.discriminator.channels=8"],
     "mlp": ["arch.generator.hidden_sizes=[32,32]", "arch.discriminator.hidden_sizes=[32,32]"],
+    **{arch: [f"arch.{role}.{key}=8" for role in ("generator", "discriminator") for key in ("channels", "max_channels")]
+       for arch in ("resnet", "resnet19", "sagan", "selfmod", "biggan")},
+    "stylegan": ["arch.generator.w_dim=16", "arch.generator.channels=8", "arch.generator.max_channels=16",
+                 "arch.discriminator.channels=8", "arch.discriminator.max_channels=16"],
 }
+ARCH_TINY["selfmod"] += ["arch.generator.hidden=4"]
+ARCH_TINY["biggan"] += ["arch.generator.shared_dim=8"]
 
 
 def tiny(arch: str = "dcgan", *overrides: str) -> list[str]:

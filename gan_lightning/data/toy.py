@@ -62,8 +62,8 @@ class ToyDataModule(InMemoryDataModule):
         noise = torch.randn(self.size, 2, generator=generator) * self.std
         return (self.modes[labels] + noise)[:, :, None, None], labels  # [N, 2, 1, 1], [N]
 
-    def preview(self, samples: torch.Tensor) -> Image.Image:
-        """A scatter of `samples` over a light scatter of real points and the mode centres."""
+    def preview(self, samples: torch.Tensor, cols: int | None = None) -> Image.Image:
+        """A scatter of `samples` over a light scatter of real points and the mode centres (`cols` unused)."""
         from matplotlib.backends.backend_agg import FigureCanvasAgg  # imported here: matplotlib is slow to import
         from matplotlib.figure import Figure
 
