@@ -307,7 +307,8 @@ class DBlock(nn.Module):
 
 
 class SelfAttention(nn.Module):
-    """SAGAN self-attention (Zhang et al. 2019, sec. 4): x + gate * v(softmax(f(x)^T g(x)) h(x)).
+    """SAGAN self-attention (Zhang et al. 2019, sec. 4): y_j = x_j + gate * v(sum_i beta_ji h(x_i)),
+    beta_ji = softmax over i of f(x_i) . g(x_j).
 
     f, g, h are 1x1 convs to C/8 channels (the paper's memory saving), v a 1x1 conv back to C; the learned
     scalar gate starts at 0, so the block is the identity at initialisation.
@@ -316,8 +317,8 @@ class SelfAttention(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
         inner = max(channels // 8, 1)
-        self.query = nn.Conv2d(channels, inner, 1, bias=False)  # f
-        self.key = nn.Conv2d(channels, inner, 1, bias=False)  # g
+        self.key = nn.Conv2d(channels, inner, 1, bias=False)  # f, at the attended positions i
+        self.query = nn.Conv2d(channels, inner, 1, bias=False)  # g, at the output position j
         self.value = nn.Conv2d(channels, inner, 1, bias=False)  # h
         self.out = nn.Conv2d(inner, channels, 1, bias=False)  # v
         self.gate = nn.Parameter(torch.zeros(()))
@@ -325,8 +326,8 @@ class SelfAttention(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         n, c, h, w = x.shape
         q, k, v = (layer(x).flatten(2) for layer in (self.query, self.key, self.value))  # [N, C/8, HW]
-        attention = torch.softmax(q.transpose(1, 2) @ k, dim=-1)  # [N, HW, HW]: row i attends over positions j
-        o = (v @ attention.transpose(1, 2)).view(n, -1, h, w)  # o_i = sum_j beta_ij h(x_j)
+        attention = torch.softmax(q.transpose(1, 2) @ k, dim=-1)  # beta [N, HW_j, HW_i], softmax over i
+        o = (v @ attention.transpose(1, 2)).view(n, -1, h, w)  # o_j = sum_i beta_ji h(x_i)
         return x + self.gate * self.out(o)
 
 
