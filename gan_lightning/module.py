@@ -100,8 +100,13 @@ class GAN(L.LightningModule):
         generator = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
         z = torch.randn(n, self.z_dim, generator=generator).to(self.device)
         c = None if c is None else c.to(self.device)
-        out = [net(z[i : i + chunk], None if c is None else c[i : i + chunk], **g_kwargs)
-               for i in range(0, n, chunk)]
+        # nets that draw inside forward (StyleGAN's noise inputs) draw from a seeded copy of the global RNG
+        cuda = [torch.cuda.current_device()] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda, enabled=seed is not None):
+            if seed is not None:
+                torch.manual_seed(seed)
+            out = [net(z[i : i + chunk], None if c is None else c[i : i + chunk], **g_kwargs)
+                   for i in range(0, n, chunk)]
         return torch.cat(out) if out else z.new_zeros(0)
 
     def configure_optimizers(self):

@@ -44,3 +44,13 @@ def test_bad_conditional_settings_are_one_line_errors(tiny_cfg, overrides, messa
     while not isinstance(cause, ConfigError):
         cause = cause.__cause__
     assert message in str(cause)
+
+
+def test_stylegan_generate_with_a_seed_is_reproducible_despite_its_noise_inputs(tiny_cfg):
+    from gan_lightning.build import build_module
+
+    module = build_module(tiny_cfg("stylegan", "dataset.resolution=16", "dataset.conditional=true", "c_dim=10"))
+    c = torch.arange(4)
+    first = module.generate(4, c=c, seed=3, truncation=0.7)
+    assert torch.equal(first, module.generate(4, c=c, seed=3, truncation=0.7))
+    assert not torch.equal(first, module.generate(4, c=c, seed=4, truncation=0.7))
