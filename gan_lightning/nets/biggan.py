@@ -1,8 +1,8 @@
 """BigGAN: Brock, Donahue and Simonyan, "Large Scale GAN Training for High Fidelity Natural Image Synthesis",
 ICLR 2019 (arXiv:1809.11096): sec. 3 (shared class embedding, hierarchical latents, orthogonal
 regularization, truncation trick), appendix B (Table 4: 128x128 widths ch * [16, 16, 8, 4, 2, 1] in G and
-ch * [1, 2, 4, 8, 16, 16] in D with ch = 96, attention at 64x64; Table 7: 32x32 (CIFAR-10), 4 * ch wide,
-ch = 64).
+ch * [1, 2, 4, 8, 16, 16] in D with ch = 96, attention at 64x64); at 32x32 the widths of BigGAN-PyTorch's
+CIFAR-10 model (4 * ch = 256 throughout), which conf/arch/biggan.yaml uses.
 
 G: z is split into num_blocks + 1 chunks; the first goes through the linear projection to 4x4, and the BN of
 every residual block takes [shared embedding(c), its chunk], through bias-free linear maps, as

@@ -1,7 +1,7 @@
 """ResNet GAN: Miyato et al., "Spectral Normalization for Generative Adversarial Networks", ICLR 2018
-(arXiv:1802.05957, appendix B.4, Table 4 (CIFAR-10) and Table 5 (STL/ImageNet)); the class-conditional form of
+(arXiv:1802.05957, appendix, Table 4 (CIFAR-10), Tables 5-6 (STL-10, ImageNet)); the class-conditional form of
 Miyato and Koyama, "cGANs with Projection Discriminator", ICLR 2018 (arXiv:1802.05637); and compare_gan's
-ResNet19 (Kurach et al. 2019, Table 7a: 5 G blocks, 6 D blocks at 128x128).
+ResNet19 (Kurach et al., "The GAN Landscape", arXiv:1807.04720, Table 3a: 5 G blocks, 6 D blocks at 128x128).
 
 G: z -> linear 4x4xW -> residual up-blocks (BN-ReLU-nearest x2-conv3x3-BN-ReLU-conv3x3, 1x1 shortcut) to R x R
    -> BN-ReLU-conv3x3-tanh. SNGAN's CIFAR-10 G is channels = max_channels = 256 (4.28M params at z_dim 128).

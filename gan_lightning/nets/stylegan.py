@@ -1,7 +1,7 @@
 """StyleGAN: Karras, Laine and Aila, "A Style-Based Generator Architecture for Generative Adversarial
 Networks", CVPR 2019 (arXiv:1812.04948): sec. 2 and Fig. 1b (mapping network of 8 FC layers with lr
 multiplier 0.01, learned 4x4 constant, AdaIN after every conv from a per-layer affine map of w, per-pixel
-noise with learned per-channel scales), sec. 3.1 (style mixing regularization, Table 2), sec. 3.2 / appendix B
+noise with learned per-channel scales, sec. 3.2), sec. 3.1 (style mixing regularization, Table 2), appendix B
 (truncation toward the tracked mean w, w_avg updated with beta 0.995).
 
 Kept: equalized learning rate in G (layers.EqualizedLinear / EqualizedConv2d), pixel norm of z, two
