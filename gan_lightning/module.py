@@ -15,6 +15,7 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
+from gan_lightning.callbacks.ema import standing_statistics
 from gan_lightning.errors import ConfigError
 from gan_lightning.losses import GANLoss
 from gan_lightning.regularizers import NoRegularizer, Regularizer
@@ -68,6 +69,8 @@ class GAN(L.LightningModule):
         self.last_logs: dict[str, Tensor] = {}
         self.finite_check_every = 16  # batches between checks for NaN/inf losses (and before checkpoints)
         self.run_config: dict | None = None  # the resolved config of the run, saved in every checkpoint
+        self.ema_statistics_stale = True  # G_ema's batch-norm statistics need recomputing before sampling
+        self.standing_batches = 16  # batches of z behind G_ema's batch-norm statistics
 
     @classmethod
     def load_from_checkpoint(cls, checkpoint_path, map_location="cpu", **kwargs) -> "GAN":
@@ -88,6 +91,21 @@ class GAN(L.LightningModule):
     def sample_z(self, n: int) -> Tensor:
         return torch.randn(n, self.z_dim, device=self.device)
 
+    def ema_generator(self) -> nn.Module:
+        """G_ema ready to sample: in eval mode, its batch-norm statistics recomputed for its own weights."""
+        if self.ema_statistics_stale:
+            generator = torch.Generator(device="cpu").manual_seed(self.seed)  # leaves the global RNG alone
+
+            def inputs(n: int) -> tuple[Tensor, Tensor | None]:
+                z = torch.randn(n, self.z_dim, generator=generator).to(self.device)
+                c_dim = getattr(self.G_ema, "c_dim", 0)
+                c = torch.randint(c_dim, (n,), generator=generator).to(self.device) if c_dim else None
+                return z, c
+
+            standing_statistics(self.G_ema, inputs, self.standing_batches)
+            self.ema_statistics_stale = False
+        return self.G_ema.eval()
+
     @torch.no_grad()
     def generate(self, n: int, c: Tensor | None = None, seed: int | None = None, ema: bool = True,
                  chunk: int = 256, **g_kwargs) -> Tensor:
@@ -96,7 +114,9 @@ class GAN(L.LightningModule):
         `seed` makes the draw reproducible without touching the global RNG; extra keyword arguments go to
         the generator (e.g. a truncation option of the nets that have one).
         """
-        net = self.G_ema if ema else self.generator
+        net = self.ema_generator() if ema else self.generator
+        training = net.training
+        net.eval()  # G's own running statistics; no update of them
         generator = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
         z = torch.randn(n, self.z_dim, generator=generator).to(self.device)
         c = None if c is None else c.to(self.device)
@@ -107,6 +127,7 @@ class GAN(L.LightningModule):
                 torch.manual_seed(seed)
             out = [net(z[i : i + chunk], None if c is None else c[i : i + chunk], **g_kwargs)
                    for i in range(0, n, chunk)]
+        net.train(training)
         return torch.cat(out) if out else z.new_zeros(0)
 
     def configure_optimizers(self):

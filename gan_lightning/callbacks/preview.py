@@ -56,7 +56,8 @@ class Preview(L.Callback):
         if not trainer.is_global_zero:
             return
         z, c, cols = self.fixed_inputs(pl_module)
-        fakes = torch.cat([pl_module.G_ema(zi, ci) for zi, ci in _chunks(z, c, 256)])
+        G_ema = pl_module.ema_generator()  # batch-norm statistics of its own
+        fakes = torch.cat([G_ema(zi, ci) for zi, ci in _chunks(z, c, 256)])
         image = trainer.datamodule.preview(fakes.float().cpu(), cols=cols)
         kimg = pl_module.nimg // 1000
         save_image(image, self.dirpath / f"fakes{kimg:06d}.png")
