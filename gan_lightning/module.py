@@ -19,6 +19,7 @@ from gan_lightning.callbacks.ema import standing_statistics
 from gan_lightning.errors import ConfigError
 from gan_lightning.losses import GANLoss
 from gan_lightning.regularizers import NoRegularizer, Regularizer
+from gan_lightning.schedule import run_finished
 
 # G_ema is in eval mode on purpose (it is never trained); Lightning warns about any eval-mode module.
 warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
@@ -66,7 +67,7 @@ class GAN(L.LightningModule):
         self.nimg = 0  # real images shown to D, all ranks together
         self.batches = 0  # D steps done
         self.batch_nimg = 0  # images the last batch added to nimg
-        self.last_logs: dict[str, Tensor] = {}
+        self.last_logs: dict[str, Tensor] = {}  # the last batch's scalars; callbacks.log.LogLosses logs them
         self.finite_check_every = 16  # batches between checks for NaN/inf losses (and before checkpoints)
         self.run_config: dict | None = None  # the resolved config of the run, saved in every checkpoint
         self.ema_statistics_stale = True  # G_ema's batch-norm statistics need recomputing before sampling
@@ -144,11 +145,9 @@ class GAN(L.LightningModule):
         self.batches += 1
         self.batch_nimg = real.shape[0] * self.trainer.world_size
         self.nimg += self.batch_nimg
-        self.last_logs = logs
+        self.last_logs = {**self.last_logs, **logs}  # a lazy penalty or a G loss keeps its last value for the log
         if self.batches % self.finite_check_every == 1 or self.finite_check_every == 1:
             self.check_finite()  # a host sync, so not on every batch
-        self.log_dict(logs, prog_bar=True)
-        self.log("progress/kimg", self.nimg / 1000, prog_bar=False)
 
     def discriminator_step(self, opt: torch.optim.Optimizer, real: Tensor, c: Tensor | None) -> dict[str, Tensor]:
         """One D update: fakes made without grad; the penalty, when due, joins the loss, or is a step of its
@@ -216,17 +215,16 @@ class GAN(L.LightningModule):
 
     def finished(self) -> bool:
         """Whether the run length (in images or in G steps) is reached."""
-        if self.total_g_steps is not None and self.g_steps >= self.total_g_steps:
-            return True
-        return self.total_kimg is not None and self.nimg >= self.total_kimg * 1000
+        return run_finished(self.nimg, self.g_steps, self.total_kimg, self.total_g_steps)
 
-    def total_batches(self) -> int | None:
-        """The run length in batches, once the batch size is known; None for an open-ended run."""
+    def total_batches(self, batch_nimg: int | None = None) -> int | None:
+        """The run length in batches of `batch_nimg` images (default: the last batch's); None if open-ended."""
+        batch_nimg = batch_nimg or self.batch_nimg
         limits = []
         if self.total_g_steps is not None:
             limits.append(self.total_g_steps * self.n_critic)
-        if self.total_kimg is not None and self.batch_nimg:
-            limits.append(-(-int(self.total_kimg * 1000) // self.batch_nimg))
+        if self.total_kimg is not None and batch_nimg:
+            limits.append(-(-int(self.total_kimg * 1000) // batch_nimg))
         return min(limits) if limits else None
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:

@@ -17,7 +17,7 @@ def test_conditional_mnist_sets_c_dim_trains_and_previews_one_class_per_row(tiny
     assert cfg.c_dim == 10 and module.generator.c_dim == module.discriminator.c_dim == 10
     trainer.fit(module, datamodule=datamodule)
     assert module.batches == 2
-    grid = Image.open(tmp_path / "samples" / "fakes000000.png")
+    grid = Image.open(tmp_path / "samples" / "fakes000000.016.png")
     assert grid.size == (2 * 18 + 2, 10 * 18 + 2)  # 10 rows (classes) of 20 // 10 = 2 samples, 16 px + 2 px gaps
     images = module.generate(6, c=torch.full((6,), 7), seed=1, truncation=1.0)
     assert images.shape == (6, 1, 16, 16)

@@ -43,7 +43,7 @@ def test_relativistic_loss_and_lazy_regularizer_train(tiny_cfg):
     module, trainer = fit(tiny_cfg("mlp", "dataset=ring", "loss=ragan", "regularizer=r1",
                                    "regularizer.interval=2", "total_kimg=0.032"))
     assert module.batches == 4
-    metrics = trainer.logged_metrics
+    metrics = trainer.callback_metrics
     assert torch.isfinite(metrics["loss/d"]) and torch.isfinite(metrics["reg/r1"])
 
 
@@ -114,7 +114,7 @@ def test_mixed_precision_trains_with_gradient_penalties(tiny_cfg, regularizer):
     module, trainer = fit(tiny_cfg("dcgan", "dataset.resolution=16", "trainer.precision=bf16-mixed",
                                    f"regularizer={regularizer}", "total_kimg=0.016"))
     assert module.batches == 2
-    assert torch.isfinite(trainer.logged_metrics[f"reg/{regularizer}"])
+    assert torch.isfinite(trainer.callback_metrics[f"reg/{regularizer}"])
 
 
 def test_a_checkpoint_alone_rebuilds_the_module_with_its_weights(tiny_cfg, tmp_path):
