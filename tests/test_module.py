@@ -191,7 +191,7 @@ def test_lazy_penalty_is_its_own_d_step_every_interval_batches(tiny_cfg, monkeyp
 
 def test_generator_penalty_joins_the_g_loss(tiny_cfg):
     module, trainer = fit(tiny_cfg("mlp", "dataset=ring", "regularizer=ortho", "total_kimg=0.016"))
-    assert module.batches == 2 and torch.isfinite(trainer.logged_metrics["reg/ortho_g"])
+    assert module.batches == 2 and torch.isfinite(trainer.callback_metrics["reg/ortho_g"])
 
 
 def test_standing_statistics_are_the_average_over_batches_of_the_nets_own_activations():
