@@ -61,11 +61,11 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
     return ((x.detach().float().cpu() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
 
 
-def make_grid(samples: torch.Tensor, padding: int = 2) -> Image.Image:
-    """Tile images [N, C, H, W] in [-1, 1] into rows of ceil(sqrt(N)), black `padding` px between and around."""
+def make_grid(samples: torch.Tensor, padding: int = 2, cols: int | None = None) -> Image.Image:
+    """Tile images [N, C, H, W] in [-1, 1] into rows of `cols` (default ceil(sqrt(N))), black `padding` px around."""
     n, c, h, w = samples.shape
     check_channels(c, name="samples.channels")
-    cols = math.ceil(math.sqrt(n))
+    cols = cols or math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
     grid = torch.zeros(c, rows * (h + padding) + padding, cols * (w + padding) + padding, dtype=torch.uint8)
     pixels = to_uint8(samples)
