@@ -231,3 +231,10 @@ def test_wasserstein_loss_brings_weight_clipping_unless_a_regularizer_is_chosen(
     assert tiny_cfg("mlp", "dataset=ring", "loss=wgan").regularizer._target_.endswith("WeightClipping")
     assert tiny_cfg("mlp", "dataset=ring", "loss=wgan", "regularizer=gp").regularizer._target_.endswith("GradientPenalty")
     assert tiny_cfg("mlp", "dataset=ring", "loss=wgan", "regularizer=none").regularizer._target_.endswith("NoRegularizer")
+
+
+def test_wgangp_with_the_batch_norm_dcgan_critic_switches_to_layer_norm(tiny_cfg):
+    assert tiny_cfg("dcgan").arch.discriminator.normalization == "batch"
+    assert tiny_cfg("dcgan", "loss=wgangp").arch.discriminator.normalization == "layer"
+    chosen = tiny_cfg("dcgan", "loss=wgangp", "arch.discriminator.normalization=none")
+    assert chosen.arch.discriminator.normalization == "none"
