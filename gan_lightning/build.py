@@ -10,7 +10,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lightning.checkpoint import resolved_config
-from gan_lightning.errors import ConfigError
+from gan_lightning.errors import ConfigError, one_line_errors
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +71,7 @@ def summary(cfg: DictConfig, datamodule: L.LightningDataModule, module: L.Lightn
 
 def run(cfg: DictConfig) -> float | None:
     """Train as the config says; bad input or a diverged run ends with a one-line message."""
-    try:
-        return _fit(cfg)
-    except Exception as error:  # instantiate() wraps errors of constructors: find ours in the chain
-        cause = error
-        while cause is not None and not isinstance(cause, (ConfigError, FloatingPointError)):
-            cause = cause.__cause__
-        if cause is None:
-            raise
-        raise SystemExit(f"error: {cause}") from None
+    return one_line_errors(_fit, cfg, also=(FloatingPointError,))
 
 
 def _fit(cfg: DictConfig) -> float | None:
