@@ -70,7 +70,7 @@ def table(values: dict[str, float], suite: MetricSuite, record: dict[str, Any]) 
     """The values as an aligned text table, with the unavailable metrics and the main provenance."""
     prov = record["provenance"]
     ref = prov["reference"]
-    lines = [f"{record['checkpoint']} at {record["kimg"]:g} kimg, {prov['generator']}: {prov['n_fake']} fakes vs "
+    lines = [f"{record['checkpoint']} at {record['kimg']:g} kimg, {prov['generator']}: {prov['n_fake']} fakes vs "
              f"{prov['n_real']} reals of {ref['name']} ({ref['split']}, {ref['resolution']}px, from {ref['source']})"]
     width = max(map(len, values), default=6) + 2
     lines += [f"  {key:<{width}}{value:.6g}" for key, value in values.items()]

@@ -38,7 +38,7 @@ def ms_ssim(a: Tensor, b: Tensor) -> Tensor:
     """MS-SSIM of each pair of uint8 images a[i], b[i] [N, C, H, W] (range 0..255): [N]."""
     weights = ms_ssim_weights(min(a.shape[-2:]))
     return multiscale_structural_similarity_index_measure(
-        a.double(), b.double(), data_range=255.0, kernel_size=WINDOW, sigma=1.5, betas=weights, reduction="none")
+        a.float(), b.float(), data_range=255.0, kernel_size=WINDOW, sigma=1.5, betas=weights, reduction="none")
 
 
 class MSSSIM(Metric):

@@ -25,11 +25,15 @@ log = logging.getLogger(__name__)
 
 
 def shard(n: int, batch_size: int, rank: int, world_size: int) -> list[tuple[int, int]]:
-    """(start, size) of the chunks of range(n) that `rank` handles; every rank gets at least one."""
-    batch_size = max(1, min(batch_size, -(-n // world_size)))
-    batch_size += batch_size % 2 if batch_size < n else 0  # even chunks keep MS-SSIM pairs aligned
-    chunks = [(start, min(batch_size, n - start)) for start in range(0, n, batch_size)]
-    lo, hi = rank * len(chunks) // world_size, (rank + 1) * len(chunks) // world_size
+    """(start, size) of the chunks of range(n) that `rank` handles: even sizes (MS-SSIM pairs stay
+    inside a chunk), about `batch_size` each, at least one per rank, contiguous per rank."""
+    if n < 2 * world_size:
+        raise ConfigError(f"metrics.n_samples={n} is too small for {world_size} processes; "
+                          f"accepted: at least {2 * world_size} (2 images per process)")
+    count = max(world_size, min(n // 2, -(-n // max(2, batch_size))))
+    bounds = [2 * (i * (n // 2) // count) for i in range(count)] + [n]
+    chunks = [(bounds[i], bounds[i + 1] - bounds[i]) for i in range(count)]
+    lo, hi = rank * count // world_size, (rank + 1) * count // world_size
     return chunks[lo:hi]
 
 
@@ -156,4 +160,5 @@ def rename(values: dict[str, float], default: str, name: str) -> dict[str, float
     """Keys of a metric configured under another name: fid -> fid_mnist, precision -> pr_mnist/precision."""
     if name == default:
         return values
-    return {(name + k[len(default):] if k.startswith(default) else f"{name}/{k}"): v for k, v in values.items()}
+    own = lambda key: key == default or key.startswith((default + "_", default + "/"))  # fid, fid_std, swd/16
+    return {(name + k[len(default):] if own(k) else f"{name}/{k}"): v for k, v in values.items()}

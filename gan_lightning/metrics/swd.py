@@ -56,7 +56,7 @@ def sliced_wasserstein(a: Tensor, b: Tensor, repeats: int = 4, directions: int =
     generator = torch.Generator().manual_seed(seed)
     results = []
     for _ in range(repeats):
-        d = torch.randn(a.shape[1], directions, generator=generator, dtype=torch.float64).to(a)
+        d = torch.randn(a.shape[1], directions, generator=generator).to(a)
         d = d / d.norm(dim=0, keepdim=True)
         pa, _ = torch.sort(a @ d, dim=0)
         pb, _ = torch.sort(b @ d, dim=0)
@@ -113,10 +113,10 @@ class SWD(Metric):
             real, fake = state.compute()
             n = min(len(real), len(fake))  # sorting needs equal counts: a seeded subset of the larger set
             generator = torch.Generator().manual_seed(self.seed)
-            real = real[torch.randperm(len(real), generator=generator)[:n].to(real.device)]
-            fake = fake[torch.randperm(len(fake), generator=generator)[:n].to(fake.device)]
+            real, fake = (d if len(d) == n else d[torch.randperm(len(d), generator=generator)[:n].to(d.device)]
+                          for d in (real, fake))
             channels = real.shape[1] // self.nhood_size**2
-            a, b = (normalize_descriptors(d.double(), channels) for d in (real, fake))
+            a, b = (normalize_descriptors(d.float(), channels) for d in (real, fake))
             values[f"swd/{res}"] = 1e3 * float(sliced_wasserstein(a, b, self.repeats, self.directions, self.seed + i))
         values["swd"] = sum(values.values()) / len(values)
         return values
