@@ -65,6 +65,14 @@ def fake_images(module: L.LightningModule, ema: bool, seed: int):
     return fake
 
 
+def broadcast_buffers(net: torch.nn.Module) -> None:
+    """Give every rank rank 0's buffers: batch-norm statistics differ per rank (each sees its own batches),
+    and rank 0's are the ones checkpoints keep, so every rank must generate with them."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        for buffer in net.buffers():
+            torch.distributed.broadcast(buffer, src=0)
+
+
 class MetricsCallback(L.Callback):
     """Runs the configured metrics every `every_kimg` and at the end; keeps history, best value and best.ckpt."""
 
@@ -106,6 +114,7 @@ class MetricsCallback(L.Callback):
         net = pl_module.G_ema if self.ema else pl_module.generator
         was_training = net.training
         net.eval()
+        broadcast_buffers(net)
         try:
             values, provenance = self.suite.evaluate(
                 fake_images(pl_module, self.ema, self.seed), real_images(trainer.datamodule, self.suite),
