@@ -130,8 +130,9 @@ class MetricsCallback(L.Callback):
             shown = ", ".join(f"{k} {v:.4g}" for k, v in values.items() if "/" not in k and not k.endswith("_std"))
             log.info("metrics at %.1f kimg (%s): %s%s", kimg, self.provenance["generator"], shown,
                      " (best so far)" if improved else "")
-            for reason in (m.unavailable for m in self.suite.metrics.values() if m.unavailable):
-                log.warning(reason)
+            if len(self.history) == 1:  # say once per run why a metric gives no number
+                for reason in (m.unavailable for m in self.suite.metrics.values() if m.unavailable):
+                    log.warning(reason)
             self.append_log({"kimg": kimg, "values": values, "provenance": self.provenance})
         if improved:
             trainer.save_checkpoint(self.dirpath / "best.ckpt", weights_only=False)
