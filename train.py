@@ -1,14 +1,25 @@
 """Train a GAN: `python train.py [arch=dcgan] [loss=ns] [regularizer=none] [dataset=mnist] [key=value ...]`."""
-import hydra
-from omegaconf import DictConfig
+import os
+import sys
 
-from gan_lightning.build import run
+os.environ.setdefault("WANDB_SILENT", "true")  # wandb's banner lines; WANDB_SILENT=false brings them back
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+import gan_lightning.config  # noqa: E402, F401  (registers the resolvers conf/hydra/default.yaml uses)
+from gan_lightning.cli import unknown_key  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    from gan_lightning.build import run  # imported here: `--help` needs neither torch nor Lightning
+
     return run(cfg)
 
 
 if __name__ == "__main__":
+    message = unknown_key(sys.argv[1:])
+    if message is not None:
+        sys.exit(f"error: {message}")
     main()

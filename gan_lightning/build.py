@@ -1,18 +1,29 @@
-"""From a composed Hydra config to a fitted run: instantiate every part, then `trainer.fit`."""
+"""From a composed Hydra config to a fitted run: instantiate every part, then `trainer.fit`.
+
+`run` is what train.py calls: a fresh run records its config (and the group choices) in every checkpoint;
+`ckpt_path=` resumes with the config stored in the checkpoint (gan_lightning/resume.py). The console gets
+a summary line, the output folder, the progress bar and a final line; train.log gets the resolved config,
+losses at an interval, Lightning's messages and any error (conf/hydra/default.yaml routes them).
+"""
 import logging
 import os
+import time
 from pathlib import Path
 
 import lightning as L
-from hydra.utils import instantiate
-from lightning.pytorch.callbacks import ProgressBar
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelSummary, ProgressBar
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from gan_lightning.checkpoint import resolved_config
-from gan_lightning.errors import ConfigError, one_line_errors
+from gan_lightning.checkpoint import checkpoint_config, read_checkpoint, resolved_config
+from gan_lightning.cli import check_partial, check_scalars, instantiate_error
+from gan_lightning.errors import ConfigError
+from gan_lightning.resume import resume_config, typed_keys
+from gan_lightning.schedule import run_finished
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(__name__)  # console and train.log
+record = logging.getLogger("gan_lightning.record")  # train.log only
 
 
 def build_module(cfg: DictConfig) -> L.LightningModule:
@@ -23,8 +34,8 @@ def build_module(cfg: DictConfig) -> L.LightningModule:
         discriminator=instantiate(cfg.arch.discriminator),
         loss=instantiate(cfg.loss),
         regularizer=instantiate(cfg.regularizer),
-        g_optimizer=instantiate(cfg.optimizer.generator),
-        d_optimizer=instantiate(cfg.optimizer.discriminator),
+        g_optimizer=check_partial(instantiate(cfg.optimizer.generator), "optimizer.generator"),
+        d_optimizer=check_partial(instantiate(cfg.optimizer.discriminator), "optimizer.discriminator"),
     )
 
 
@@ -33,6 +44,8 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     if not cfg.trainer.get("enable_progress_bar", True):  # else Lightning refuses our progress bar
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+    if not cfg.trainer.get("enable_model_summary", True):
+        callbacks = [c for c in callbacks if not isinstance(c, ModelSummary)]
     loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg]
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
@@ -60,34 +73,102 @@ def record_config(cfg: DictConfig, trainer: L.Trainer) -> None:
         logger.log_hyperparams(config)
 
 
+def run_length(cfg: DictConfig) -> str:
+    """'60 kimg', '100000 G steps', or both when both are set."""
+    parts = [f"{cfg.total_kimg:g} kimg" if cfg.total_kimg is not None else "",
+             f"{cfg.total_g_steps} G steps" if cfg.total_g_steps is not None else ""]
+    return " or ".join(p for p in parts if p) or "no end (stop with Ctrl-C)"
+
+
 def summary(cfg: DictConfig, datamodule: L.LightningDataModule, module: L.LightningModule) -> str:
-    """One line: the chosen options, the data and the size of the nets."""
-    choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
+    """One line: the chosen options, the data, the size of the nets and the run length."""
+    choices = cfg.get("choices") or (HydraConfig.get().runtime.choices if HydraConfig.initialized() else {})
     picked = " ".join(f"{g}={choices[g]}" for g in ("arch", "loss", "regularizer", "dataset") if g in choices)
     sizes = ", ".join(f"{name} {sum(p.numel() for p in getattr(module, name).parameters()) / 1e6:.2f}M params"
                       for name in ("generator", "discriminator"))
-    return f"{picked} | {datamodule.describe()} | {sizes} | {cfg.total_kimg} kimg, n_critic {cfg.n_critic}"
+    return f"{picked} | {datamodule.describe()} | {sizes} | {run_length(cfg)}, n_critic {cfg.n_critic}"
+
+
+def explain(error: BaseException, cfg: DictConfig) -> str | None:
+    """The one line for bad input or a diverged run; None for anything else (a bug: keep its traceback)."""
+    cause = error
+    while cause is not None and not isinstance(cause, (ConfigError, FloatingPointError)):
+        cause = cause.__cause__
+    if cause is not None:
+        return str(cause)
+    typed = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    return instantiate_error(error, cfg, typed)
 
 
 def run(cfg: DictConfig) -> float | None:
-    """Train as the config says; bad input or a diverged run ends with a one-line message."""
-    return one_line_errors(_fit, cfg, also=(FloatingPointError,))
+    """Train as the config says; bad input or a diverged run ends with a one-line message (also in train.log)."""
+    try:
+        return _fit(cfg)
+    except Exception as error:  # instantiate() wraps errors of constructors: find ours in the chain
+        message = explain(error, cfg)
+        if message is None:
+            record.exception("stopped by an unexpected error")
+            raise
+        record.error("error: %s", message)
+        raise SystemExit(f"error: {message}") from None
 
 
-def _fit(cfg: DictConfig) -> float | None:
-    missing = sorted(key for key in OmegaConf.missing_keys(cfg) if not key.startswith("hydra"))
+def _run_config(cfg: DictConfig) -> tuple[DictConfig, dict | None]:
+    """The config this launch trains with, and the checkpoint it resumes (None for a new run)."""
+    missing = sorted(OmegaConf.missing_keys(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])))
     if missing:
         raise ConfigError(f"{missing[0]} must be set (the config says ???); accepted: {missing[0]}=<value> "
                           "on the command line, e.g. dataset.root=/path/to/images")
+    check_scalars(cfg)
+    choices = dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
+    choices = {group: option for group, option in choices.items() if not group.startswith("hydra") and option}
     ckpt_path = cfg.get("ckpt_path")
-    if ckpt_path is not None and not Path(ckpt_path).is_file():
+    if ckpt_path is None:
+        with open_dict(cfg):
+            cfg.choices = cfg.get("choices") or choices
+        return cfg, None
+    if not Path(ckpt_path).is_file():
         raise ConfigError(f"ckpt_path={ckpt_path!r} does not exist; accepted: a checkpoint file such as "
                           "outputs/runs/<run>/checkpoints/last.ckpt")
+    checkpoint = read_checkpoint(ckpt_path)
+    overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    resumed, changed = resume_config(cfg, checkpoint_config(checkpoint, ckpt_path), overrides)
+    with open_dict(resumed):
+        resumed.choices = resumed.get("choices") or {}
+        for group in typed_keys(overrides):
+            if group in ("logger", "trainer") and group in choices:
+                resumed.choices[group] = choices[group]
+    clock = checkpoint.get("clock", {})
+    log.info("resume: %s at %.3f kimg%s", ckpt_path, clock.get("nimg", 0) / 1000,
+             f"; changed: {', '.join(changed)}" if changed else "")
+    return resumed, checkpoint
+
+
+def _fit(cfg: DictConfig) -> float | None:
+    cfg, checkpoint = _run_config(cfg)
+    output_dir = os.path.abspath(cfg.paths.output_dir)
+    record.info("config:\n%s", OmegaConf.to_yaml(resolved_config(cfg)).rstrip())
+    if checkpoint is not None:
+        nimg, batches = (int(checkpoint.get("clock", {}).get(k, 0)) for k in ("nimg", "batches"))
+        if run_finished(nimg, batches // cfg.n_critic, cfg.total_kimg, cfg.total_g_steps):
+            log.info("finished already: %.3f kimg, %d G steps of %s; raise total_kimg or total_g_steps to "
+                     "train on", nimg / 1000, batches // cfg.n_critic, run_length(cfg))
+            return None
+        max_steps = cfg.trainer.get("max_steps")
+        if max_steps is not None and 0 <= max_steps <= checkpoint.get("global_step", 0):
+            log.info("finished already: trainer.max_steps=%d reached at %.3f kimg; add trainer.max_steps=-1 (or "
+                     "more) to train on", max_steps, nimg / 1000)
+            return None
     datamodule, module, trainer = build(cfg)
     if trainer.is_global_zero:
         log.info("run: %s", summary(cfg, datamodule, module))
-        log.info("output: %s", os.path.abspath(cfg.paths.output_dir))
+        log.info("output: %s", output_dir)
     record_config(cfg, trainer)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    start = time.monotonic()
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    if trainer.is_global_zero:
+        how = "interrupted" if trainer.interrupted else "done"
+        log.info("%s: %.3f kimg, %d G steps in %.0f s; samples, checkpoints and logs in %s",
+                 how, module.nimg / 1000, module.g_steps, time.monotonic() - start, output_dir)
     metric = trainer.callback_metrics.get(cfg.get("optimized_metric") or "")
     return None if metric is None else float(metric)

@@ -1,9 +1,82 @@
-"""Compose the project's Hydra config outside `python train.py` (tests, benchmarks, notebooks)."""
+"""Compose the project's Hydra config outside `python train.py`, and the resolvers conf/hydra/default.yaml uses.
+
+The resolvers are registered when this module is imported (train.py imports it before `@hydra.main`):
+- `gan.run_dir`: a resumed run (`ckpt_path=<run>/checkpoints/last.ckpt`) continues in `<run>`; else the default.
+- `gan.hydra_subdir`: `.hydra` for a folder's first launch, `.hydra-2`, `.hydra-3`, ... for later ones, so
+  Hydra's record of the first launch is never overwritten.
+- `gan.sweep_subdir`: multirun folders named `<num>_<swept overrides>`, short and safe for any filesystem.
+- `gan.run_id`: a random id, resolved once into the run's config (a resumed wandb run keeps it).
+"""
+import logging
+import re
+import secrets
+import sys
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+def checkpoint_run_dir(ckpt_path: str | None, default: str) -> str:
+    """`<run>` for a checkpoint at `<run>/checkpoints/<file>`; `default` for anything else."""
+    if ckpt_path:
+        path = Path(str(ckpt_path))
+        if path.parent.name == "checkpoints" and path.parent.parent.is_dir():
+            return str(path.parent.parent)
+    return default
+
+
+def hydra_subdir(output_dir: str) -> str:
+    """`.hydra` unless this folder has one already; then the first free `.hydra-<n>`, n >= 2."""
+    n = 1
+    while (Path(output_dir) / (".hydra" if n == 1 else f".hydra-{n}")).exists():
+        n += 1
+    return ".hydra" if n == 1 else f".hydra-{n}"
+
+
+def sweep_subdir(num: int, overrides: list[str], argv: list[str] | None = None, max_length: int = 80) -> str:
+    """`<num, 3 digits>_<swept overrides>`, e.g. `003_loss=hinge,regularizer=r1`, safe for any filesystem.
+
+    Only the keys swept on the command line (`loss=ns,hinge`) name the folder, so that what differs
+    between the runs is what one reads; other characters than letters, digits and `._=,+-` become `_`.
+    """
+    swept = _swept_keys(sys.argv[1:] if argv is None else argv)
+    items = [str(o) for o in overrides if not swept or str(o).split("=", 1)[0].lstrip("+~") in swept]
+    name = re.sub(r"[^A-Za-z0-9._=,+-]", "_", ",".join(sorted(items)))[:max_length]
+    return f"{int(num):03d}_{name}" if name else f"{int(num):03d}"
+
+
+def _swept_keys(args: list[str]) -> set[str]:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        overrides = OverridesParser.create().parse_overrides([a for a in args if not a.startswith("-")])
+    except Exception:
+        return set()
+    return {o.key_or_group for o in overrides if o.is_sweep_override()}
+
+
+class DropAdverts(logging.Filter):
+    """Keeps Lightning's advertisement for its cloud logger out of train.log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in record.getMessage()
+
+
+def _register() -> None:
+    resolvers = {
+        "gan.run_dir": checkpoint_run_dir,
+        "gan.hydra_subdir": hydra_subdir,
+        "gan.sweep_subdir": sweep_subdir,
+        "gan.run_id": lambda: secrets.token_hex(4),
+    }
+    for name, resolver in resolvers.items():
+        if not OmegaConf.has_resolver(name):  # cached: a run's id or folder is drawn once
+            OmegaConf.register_new_resolver(name, resolver, use_cache=name != "gan.sweep_subdir")
+
+
+_register()
 
 
 def compose(overrides: list[str], output_dir: str | Path | None = None, config_name: str = "train") -> DictConfig:

@@ -15,9 +15,11 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
+from gan_lightning.callbacks.ema import standing_statistics
 from gan_lightning.errors import ConfigError
 from gan_lightning.losses import GANLoss
 from gan_lightning.regularizers import NoRegularizer, Regularizer
+from gan_lightning.schedule import run_finished
 
 # G_ema is in eval mode on purpose (it is never trained); Lightning warns about any eval-mode module.
 warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
@@ -65,9 +67,11 @@ class GAN(L.LightningModule):
         self.nimg = 0  # real images shown to D, all ranks together
         self.batches = 0  # D steps done
         self.batch_nimg = 0  # images the last batch added to nimg
-        self.last_logs: dict[str, Tensor] = {}
+        self.last_logs: dict[str, Tensor] = {}  # the last batch's scalars; callbacks.log.LogLosses logs them
         self.finite_check_every = 16  # batches between checks for NaN/inf losses (and before checkpoints)
         self.run_config: dict | None = None  # the resolved config of the run, saved in every checkpoint
+        self.ema_statistics_stale = True  # G_ema's batch-norm statistics need recomputing before sampling
+        self.standing_batches = 16  # batches of z behind G_ema's batch-norm statistics
 
     @classmethod
     def load_from_checkpoint(cls, checkpoint_path, map_location="cpu", **kwargs) -> "GAN":
@@ -88,6 +92,21 @@ class GAN(L.LightningModule):
     def sample_z(self, n: int) -> Tensor:
         return torch.randn(n, self.z_dim, device=self.device)
 
+    def ema_generator(self) -> nn.Module:
+        """G_ema ready to sample: in eval mode, its batch-norm statistics recomputed for its own weights."""
+        if self.ema_statistics_stale:
+            generator = torch.Generator(device="cpu").manual_seed(self.seed)  # leaves the global RNG alone
+
+            def inputs(n: int) -> tuple[Tensor, Tensor | None]:
+                z = torch.randn(n, self.z_dim, generator=generator).to(self.device)
+                c_dim = getattr(self.G_ema, "c_dim", 0)
+                c = torch.randint(c_dim, (n,), generator=generator).to(self.device) if c_dim else None
+                return z, c
+
+            standing_statistics(self.G_ema, inputs, self.standing_batches)
+            self.ema_statistics_stale = False
+        return self.G_ema.eval()
+
     @torch.no_grad()
     def generate(self, n: int, c: Tensor | None = None, seed: int | None = None, ema: bool = True,
                  chunk: int = 256, **g_kwargs) -> Tensor:
@@ -96,12 +115,15 @@ class GAN(L.LightningModule):
         `seed` makes the draw reproducible without touching the global RNG; extra keyword arguments go to
         the generator (e.g. a truncation option of the nets that have one).
         """
-        net = self.G_ema if ema else self.generator
+        net = self.ema_generator() if ema else self.generator
+        training = net.training
+        net.eval()  # G's own running statistics; no update of them
         generator = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
         z = torch.randn(n, self.z_dim, generator=generator).to(self.device)
         c = None if c is None else c.to(self.device)
         out = [net(z[i : i + chunk], None if c is None else c[i : i + chunk], **g_kwargs)
                for i in range(0, n, chunk)]
+        net.train(training)
         return torch.cat(out) if out else z.new_zeros(0)
 
     def configure_optimizers(self):
@@ -117,11 +139,9 @@ class GAN(L.LightningModule):
         self.batches += 1
         self.batch_nimg = real.shape[0] * self.trainer.world_size
         self.nimg += self.batch_nimg
-        self.last_logs = logs
+        self.last_logs = {**self.last_logs, **logs}  # a lazy penalty or a G loss keeps its last value for the log
         if self.batches % self.finite_check_every == 1 or self.finite_check_every == 1:
             self.check_finite()  # a host sync, so not on every batch
-        self.log_dict(logs, prog_bar=True)
-        self.log("progress/kimg", self.nimg / 1000, prog_bar=False)
 
     def discriminator_step(self, opt: torch.optim.Optimizer, real: Tensor, c: Tensor | None) -> dict[str, Tensor]:
         """One D update: fakes made without grad, loss + regularizer when it is due."""
@@ -174,17 +194,16 @@ class GAN(L.LightningModule):
 
     def finished(self) -> bool:
         """Whether the run length (in images or in G steps) is reached."""
-        if self.total_g_steps is not None and self.g_steps >= self.total_g_steps:
-            return True
-        return self.total_kimg is not None and self.nimg >= self.total_kimg * 1000
+        return run_finished(self.nimg, self.g_steps, self.total_kimg, self.total_g_steps)
 
-    def total_batches(self) -> int | None:
-        """The run length in batches, once the batch size is known; None for an open-ended run."""
+    def total_batches(self, batch_nimg: int | None = None) -> int | None:
+        """The run length in batches of `batch_nimg` images (default: the last batch's); None if open-ended."""
+        batch_nimg = batch_nimg or self.batch_nimg
         limits = []
         if self.total_g_steps is not None:
             limits.append(self.total_g_steps * self.n_critic)
-        if self.total_kimg is not None and self.batch_nimg:
-            limits.append(-(-int(self.total_kimg * 1000) // self.batch_nimg))
+        if self.total_kimg is not None and batch_nimg:
+            limits.append(-(-int(self.total_kimg * 1000) // batch_nimg))
         return min(limits) if limits else None
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:

@@ -11,4 +11,4 @@ def test_two_process_ddp_trains_and_counts_images_of_both_ranks(tiny_cfg, tmp_pa
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
     assert ckpt["clock"] == {"nimg": 64, "batches": 4}  # batch 8 per rank x 2 ranks x 4 batches
     assert len(ckpt["optimizer_states"]) == 2
-    assert (tmp_path / "samples" / "fakes000000.png").is_file()
+    assert (tmp_path / "samples" / "fakes000000.064.png").is_file() and (tmp_path / "csv" / "metrics.csv").is_file()

@@ -43,7 +43,7 @@ def test_relativistic_loss_and_lazy_regularizer_train(tiny_cfg):
     module, trainer = fit(tiny_cfg("mlp", "dataset=ring", "loss=ragan", "regularizer=r1",
                                    "regularizer.interval=2", "total_kimg=0.032"))
     assert module.batches == 4
-    metrics = trainer.logged_metrics
+    metrics = trainer.callback_metrics
     assert torch.isfinite(metrics["loss/d"]) and torch.isfinite(metrics["reg/r1"])
 
 
@@ -114,7 +114,7 @@ def test_mixed_precision_trains_with_gradient_penalties(tiny_cfg, regularizer):
     module, trainer = fit(tiny_cfg("dcgan", "dataset.resolution=16", "trainer.precision=bf16-mixed",
                                    f"regularizer={regularizer}", "total_kimg=0.016"))
     assert module.batches == 2
-    assert torch.isfinite(trainer.logged_metrics[f"reg/{regularizer}"])
+    assert torch.isfinite(trainer.callback_metrics[f"reg/{regularizer}"])
 
 
 def test_a_checkpoint_alone_rebuilds_the_module_with_its_weights(tiny_cfg, tmp_path):
@@ -130,7 +130,8 @@ def test_a_checkpoint_alone_rebuilds_the_module_with_its_weights(tiny_cfg, tmp_p
     images = loaded.generate(5, seed=3)
     assert images.shape == (5, 1, 16, 16) and images.abs().max() <= 1
     assert torch.equal(images, loaded.generate(5, seed=3))
-    assert_close(images, trained.G_ema.eval()(torch.randn(5, 12, generator=torch.Generator().manual_seed(3))))
+    z = torch.randn(5, 12, generator=torch.Generator().manual_seed(3))
+    assert_close(images, trained.ema_generator()(z))
 
 
 def test_loading_a_file_that_is_not_a_safe_checkpoint_is_one_clear_error(tmp_path):
@@ -147,3 +148,42 @@ def test_loading_a_file_that_is_not_a_safe_checkpoint_is_one_clear_error(tmp_pat
                          (tmp_path / "missing.ckpt", "does not exist")):
         with pytest.raises(ConfigError, match=reason):
             load_module(path)
+
+
+def test_standing_statistics_are_the_average_over_batches_of_the_nets_own_activations():
+    from gan_lightning.callbacks.ema import standing_statistics
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    zs = [torch.randn(8, 3) + i for i in range(4)]
+    batches = iter(zs)
+    standing_statistics(net, lambda n: (next(batches),), batches=4, batch_size=8)
+    with torch.no_grad():
+        h = [net[0](z) for z in zs]
+    assert_close(net[1].running_mean, torch.stack([x.mean(0) for x in h]).mean(0))
+    assert_close(net[1].running_var, torch.stack([x.var(0) for x in h]).mean(0))  # unbiased, as BatchNorm
+    assert not net.training and net[1].momentum == 0.1
+
+
+def test_g_ema_is_sampled_with_statistics_of_its_own_weights_not_gs(tiny_cfg):
+    module, _ = fit(tiny_cfg("dcgan", "dataset.resolution=16", "total_kimg=0.016", "callbacks.ema.halflife_kimg=0"))
+    with torch.no_grad():  # make G_ema differ from G: its copied statistics no longer fit
+        for p in module.G_ema.parameters():
+            p.mul_(1.5)
+    module.ema_statistics_stale = True
+    copied = module.G_ema.net[0][1].running_mean.clone()
+    module.ema_generator()
+    recomputed = module.G_ema.net[0][1].running_mean
+    assert not torch.allclose(copied, recomputed)
+    generator = torch.Generator().manual_seed(module.seed)  # the draws ema_generator() makes
+    with torch.no_grad():
+        h = [module.G_ema.net[0][0](torch.randn(64, module.z_dim, generator=generator)[:, :, None, None])
+             for _ in range(module.standing_batches)]
+    assert_close(recomputed, torch.stack([x.mean((0, 2, 3)) for x in h]).mean(0))
+    assert not module.ema_statistics_stale and not module.G_ema.training
+
+
+def test_wasserstein_loss_brings_weight_clipping_unless_a_regularizer_is_chosen(tiny_cfg):
+    assert tiny_cfg("mlp", "dataset=ring", "loss=wgan").regularizer._target_.endswith("WeightClipping")
+    assert tiny_cfg("mlp", "dataset=ring", "loss=wgan", "regularizer=gp").regularizer._target_.endswith("GradientPenalty")
+    assert tiny_cfg("mlp", "dataset=ring", "loss=wgan", "regularizer=none").regularizer._target_.endswith("NoRegularizer")

@@ -51,7 +51,9 @@ def test_train_py_writes_config_csv_checkpoint_and_samples(tmp_path):
     header = (run_dir / "csv" / "metrics.csv").read_text().splitlines()[0].split(",")
     assert {"loss/d", "loss/g", "logits/real", "logits/fake", "progress/kimg"} <= set(header)
     samples = sorted(p.name for p in (run_dir / "samples").glob("*.png"))
-    assert samples == ["fakes000000.png", "reals.png"]  # 40 images: kimg 0 at start and end
+    # 40 images in batches of 8, a preview every 16: at the start, the crossings and the end, each once
+    assert samples == ["fakes000000.000.png", "fakes000000.016.png", "fakes000000.032.png", "fakes000000.040.png",
+                       "reals.png"]
 
 
 def test_unknown_option_lists_the_available_ones(tmp_path):
@@ -87,17 +89,24 @@ def test_every_trainer_argument_is_reachable_from_the_command_line():
 
 
 def test_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path):
+    import torch
+
     run_dir = tmp_path / "run"
-    good = train([*tiny("mlp", "dataset=ring", "total_kimg=0.016"), f"hydra.run.dir={run_dir}"], tmp_path)
+    good = train([*tiny("mlp", "dataset=ring", "regularizer=r1", "total_kimg=0.016"), f"hydra.run.dir={run_dir}"],
+                 tmp_path)
     assert good.returncode == 0, good.stderr[-2000:]
     ckpt = run_dir / "checkpoints" / "last.ckpt"
+    checkpoint = torch.load(ckpt, weights_only=True)  # a resume keeps the stored config: make its penalty NaN
+    checkpoint["config"]["regularizer"]["weight"] = float("nan")
+    torch.save(checkpoint, ckpt)
     before = ckpt.read_bytes()
-    result = train([*tiny("mlp", "dataset=ring", "regularizer=r1", "regularizer.weight=nan", "total_kimg=0.4"),
-                    f"ckpt_path={ckpt}", f"hydra.run.dir={run_dir}"], tmp_path)
+    result = train([f"ckpt_path={ckpt}", "total_kimg=0.4"], tmp_path)
     assert result.returncode != 0
     assert "reg/r1" in result.stderr and "became NaN/inf at" in result.stderr
     assert "Traceback" not in result.stderr
     assert ckpt.read_bytes() == before
+    log = (run_dir / "train.log").read_text()
+    assert "[ERROR] - error: " in log and "became NaN/inf" in log  # train.log records the error too
 
 
 def test_loggers_get_the_config_and_the_sample_images(tmp_path):

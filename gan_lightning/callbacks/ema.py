@@ -1,12 +1,18 @@
 """Exponential moving average of the generator's weights, with a half-life in images.
 
 Karras et al. (2018, 2022): G_ema <- beta * G_ema + (1 - beta) * G, with beta = 0.5 ** (batch_nimg /
-halflife_nimg), so the averaging horizon does not depend on the batch size. G's buffers (batch-norm
-statistics) are copied. G_ema lives on the module, so it is checkpointed and moved with it.
+halflife_nimg), so the averaging horizon does not depend on the batch size. G's buffers are copied.
+G_ema lives on the module, so it is checkpointed and moved with it.
+
+Batch-norm statistics copied from G do not belong to G_ema's averaged weights, so before G_ema is sampled
+they are recomputed (BigGAN's "standing statistics", Brock et al. 2019, sec. 3.1 / appendix C):
+`standing_statistics` runs G_ema in train mode over fresh batches of z and keeps the cumulative average.
 """
+from collections.abc import Callable
+
 import lightning as L
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from gan_lightning.errors import ConfigError
 
@@ -19,6 +25,31 @@ def ema_update(ema: nn.Module, model: nn.Module, beta: float) -> None:
     torch._foreach_lerp_(ema_params, params, 1.0 - beta)
     for b_ema, b in zip(ema.buffers(), model.buffers()):
         b_ema.copy_(b)
+
+
+def batch_norms(net: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
+    """The batch-norm layers of `net` that track running statistics."""
+    return [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+
+
+@torch.no_grad()
+def standing_statistics(net: nn.Module, sample_inputs: Callable[[int], tuple[Tensor, Tensor | None]],
+                        batches: int = 16, batch_size: int = 64) -> None:
+    """Batch-norm running statistics of `net` recomputed as the average over `batches` batches of its own
+    outputs' statistics (train-mode forwards with momentum None: a cumulative average); `net` ends in eval."""
+    norms = batch_norms(net)
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    net.train()
+    for _ in range(batches):
+        net(*sample_inputs(batch_size))
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    net.eval()
 
 
 def ema_beta(batch_nimg: int, halflife_kimg: float, nimg: int = 0, rampup: float | None = None) -> float:
@@ -43,3 +74,4 @@ class EMA(L.Callback):
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
         beta = ema_beta(pl_module.batch_nimg, self.halflife_kimg, pl_module.nimg, self.rampup)
         ema_update(pl_module.G_ema, pl_module.generator, beta)
+        pl_module.ema_statistics_stale = True  # batch-norm statistics are recomputed before G_ema is sampled

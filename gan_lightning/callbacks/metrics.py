@@ -18,6 +18,7 @@ import lightning as L
 import torch
 
 from gan_lightning.errors import ConfigError, check_choice
+from gan_lightning.loggers import log_scalars
 from gan_lightning.metrics.base import Metric
 from gan_lightning.metrics.features import FeatureNet
 from gan_lightning.data.images import to_uint8
@@ -28,12 +29,12 @@ log = logging.getLogger(__name__)
 
 
 def log_metrics(trainer: L.Trainer, values: dict[str, float], nimg: int) -> None:
-    """Send metric values to every logger as `metrics/<key>` (the one place that decides how metrics are logged)."""
+    """Send metric values to every logger as `metrics/<key>` at step nimg (also to callback_metrics, for sweeps)."""
     scalars = {f"metrics/{key}": value for key, value in values.items() if math.isfinite(value)}
-    for logger in trainer.loggers:
-        logger.log_metrics({**scalars, "progress/kimg": nimg / 1000}, step=trainer.global_step)
-        logger.save()
-    trainer.callback_metrics.update({key: torch.tensor(value) for key, value in scalars.items()})
+    log_scalars(trainer, {**scalars, "progress/kimg": nimg / 1000}, nimg)
+    if trainer.is_global_zero:
+        for logger in trainer.loggers:
+            logger.save()  # the last evaluation comes after Lightning's final flush
 
 
 def describe_dataset(datamodule: Any) -> dict[str, Any]:

@@ -1,26 +1,18 @@
 """Sample previews from a fixed z: G_ema's output rendered by the datamodule, saved and logged.
 
 The datamodule decides how its data looks (an image grid, a 2D scatter plot), so this one callback
-serves every dataset. Files are `<dirpath>/fakes<kimg>.png`, plus `reals.png` once.
+serves every dataset. Files are `<dirpath>/fakes<kimg>.png` with kimg to three decimals (`fakes000001.500.png`:
+unique, and sorted by name is sorted by time), plus `reals.png` once; each image is sent to the loggers once,
+at its images-seen step, so a resumed run neither repeats nor overwrites a preview.
 """
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 import torch
-from PIL import Image
 
 from gan_lightning.data.images import save_image
+from gan_lightning.loggers import log_image
 from gan_lightning.schedule import crossed
-
-
-def log_image(trainer: L.Trainer, key: str, image: Image.Image, step: int) -> None:
-    """Send a PIL image to every logger that takes images (TensorBoard, wandb); CSV has no images."""
-    for logger in trainer.loggers:
-        if hasattr(logger, "log_image"):  # WandbLogger
-            logger.log_image(key=key, images=[image], step=step)
-        elif hasattr(getattr(logger, "experiment", None), "add_image"):  # TensorBoard SummaryWriter
-            logger.experiment.add_image(key, np.asarray(image.convert("RGB")), step, dataformats="HWC")
 
 
 class Preview(L.Callback):
@@ -45,19 +37,23 @@ class Preview(L.Callback):
     def render(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.is_global_zero:
             return
+        path = self.dirpath / f"fakes{pl_module.nimg / 1000:010.3f}.png"
+        if path.exists():  # this clock was rendered already (the last batch crossed an interval, or a resume)
+            return
         z, c = self.fixed_inputs(pl_module)
-        fakes = torch.cat([pl_module.G_ema(zi, ci) for zi, ci in _chunks(z, c, 256)])
+        G_ema = pl_module.ema_generator()  # batch-norm statistics of its own
+        fakes = torch.cat([G_ema(zi, ci) for zi, ci in _chunks(z, c, 256)])
         image = trainer.datamodule.preview(fakes.float().cpu())
-        kimg = pl_module.nimg // 1000
-        save_image(image, self.dirpath / f"fakes{kimg:06d}.png")
+        save_image(image, path)
         log_image(trainer, "samples/fakes", image, pl_module.nimg)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # None: as many as the data asks for (an image grid of 64, a scatter plot of 1024 points)
         self.size = self.num_samples or trainer.datamodule.preview_size
         if trainer.is_global_zero and not (self.dirpath / "reals.png").exists():
-            reals = trainer.datamodule.real_samples(self.size)
-            save_image(trainer.datamodule.preview(reals), self.dirpath / "reals.png")
+            image = trainer.datamodule.preview(trainer.datamodule.real_samples(self.size), real=True)
+            save_image(image, self.dirpath / "reals.png")
+            log_image(trainer, "samples/reals", image, pl_module.nimg)
         self.render(trainer, pl_module)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:

@@ -1,26 +1,59 @@
-"""A progress bar whose total is the run length (total_kimg or total_g_steps), with losses and kimg."""
+"""One progress bar over the whole run (total_kimg, total_g_steps or trainer.max_steps), with losses and kimg."""
+import sys
+
+import lightning as L
 from lightning.pytorch.callbacks import TQDMProgressBar
+from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
+
+
+def batches_for_steps(max_steps: int, n_critic: int) -> int:
+    """Batches until Lightning's global_step reaches max_steps: it counts D steps and G steps (manual optimisation)."""
+    batches = max_steps * n_critic // (n_critic + 1)
+    while batches + batches // n_critic < max_steps:
+        batches += 1
+    return batches
 
 
 class KimgProgressBar(TQDMProgressBar):
-    """TQDM bar over the whole run, counted in the module's batches, rather than an endless epoch."""
+    """A 'train' bar counted in the module's batches, created once with its total: no empty epoch headers."""
 
-    def on_train_epoch_start(self, trainer, pl_module) -> None:
-        super().on_train_epoch_start(trainer, pl_module)
-        self.train_progress_bar.set_description("train")  # one endless epoch: its number says nothing
+    def total(self, trainer: L.Trainer, pl_module: L.LightningModule) -> int | None:
+        """The run length in batches: the first of the module's run length and trainer.max_steps."""
+        batch_nimg = pl_module.batch_nimg or getattr(trainer.datamodule, "batch_size", 0) * trainer.world_size
+        limits = [pl_module.total_batches(batch_nimg)]
+        if trainer.max_steps is not None and trainer.max_steps >= 0:
+            limits.append(batches_for_steps(trainer.max_steps, pl_module.n_critic))
+        limits = [limit for limit in limits if limit is not None]
+        return min(limits) if limits else None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.train_progress_bar = Tqdm(desc="train", total=self.total(trainer, pl_module), initial=pl_module.batches,
+                                       position=2 * self.process_position, disable=self.is_disabled, leave=True,
+                                       dynamic_ncols=True, file=sys.stdout, smoothing=0, bar_format=self.BAR_FORMAT)
+
+    def on_train_epoch_start(self, trainer: L.Trainer, *_) -> None:
+        pass  # one endless epoch: Lightning's reset would print an empty 'Epoch 0' bar
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        bar = self.train_progress_bar
-        total = pl_module.total_batches()
-        if total is not None:
-            bar.total = total
-        n = pl_module.batches
-        if self._should_update(n, bar.total):
-            bar.n = n
-            bar.set_postfix(self.get_metrics(trainer, pl_module))  # also refreshes the bar
+        if self._should_update(pl_module.batches, self.train_progress_bar.total):
+            self.show(trainer, pl_module)
 
-    def get_metrics(self, trainer, pl_module) -> dict:
-        metrics = super().get_metrics(trainer, pl_module)
-        metrics.pop("v_num", None)
-        metrics["kimg"] = f"{pl_module.nimg / 1000:.1f}"
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        pass
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.show(trainer, pl_module)  # the losses logged at the end
+        self.train_progress_bar.close()
+
+    def show(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        bar = self.train_progress_bar
+        bar.total = self.total(trainer, pl_module)
+        bar.n = pl_module.batches
+        bar.set_postfix(self.get_metrics(trainer, pl_module))  # also refreshes the bar
+
+    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict:
+        """The values last logged (callbacks.log every_kimg; no host sync here) and the current kimg."""
+        metrics = {key: f"{float(value):.3g}" for key, value in trainer.callback_metrics.items()
+                   if not key.startswith("progress/")}
+        metrics["kimg"] = f"{pl_module.nimg / 1000:.4g}"
         return metrics

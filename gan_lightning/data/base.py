@@ -145,6 +145,6 @@ class InMemoryDataModule(L.LightningDataModule):
         index = torch.randperm(len(images), generator=torch.Generator().manual_seed(self.seed))[:num]
         return to_float(images[index])
 
-    def preview(self, samples: torch.Tensor) -> Image.Image:
-        """A picture of samples [N, C, H, W] in [-1, 1]: an image grid."""
+    def preview(self, samples: torch.Tensor, real: bool = False) -> Image.Image:
+        """A picture of samples [N, C, H, W] in [-1, 1] (real ones if `real`): an image grid."""
         return make_grid(samples)

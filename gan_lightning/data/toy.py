@@ -62,19 +62,24 @@ class ToyDataModule(InMemoryDataModule):
         noise = torch.randn(self.size, 2, generator=generator) * self.std
         return (self.modes[labels] + noise)[:, :, None, None], labels  # [N, 2, 1, 1], [N]
 
-    def preview(self, samples: torch.Tensor) -> Image.Image:
-        """A scatter of `samples` over a light scatter of real points and the mode centres."""
+    def preview(self, samples: torch.Tensor, real: bool = False) -> Image.Image:
+        """A scatter of `samples` (generated, or real if `real`) over light real points and the mode centres."""
         from matplotlib.backends.backend_agg import FigureCanvasAgg  # imported here: matplotlib is slow to import
         from matplotlib.figure import Figure
 
-        fake = samples.detach().float().cpu().reshape(len(samples), 2)
-        real = self.data[0][:PREVIEW_REAL_POINTS].reshape(-1, 2)
+        points = samples.detach().float().cpu().reshape(len(samples), 2)
         figure = Figure(figsize=(4, 4), dpi=100)
         canvas = FigureCanvasAgg(figure)
         axes = figure.add_subplot()
-        axes.scatter(real[:, 0], real[:, 1], s=2, c="lightgray", label="real")
-        axes.scatter(fake[:, 0], fake[:, 1], s=2, c="tab:blue", alpha=0.6, label="generated")
-        axes.scatter(self.modes[:, 0], self.modes[:, 1], s=30, c="tab:red", marker="x", label="modes")
+        # the mode markers go underneath: real points sit within a few pixels of each centre
+        axes.scatter(self.modes[:, 0], self.modes[:, 1], s=60, facecolors="none", edgecolors="tab:red",
+                     linewidths=0.8, label="modes", zorder=1)
+        if real:
+            axes.scatter(points[:, 0], points[:, 1], s=2, c="black", label="real", zorder=2)
+        else:
+            real_points = self.data[0][:PREVIEW_REAL_POINTS].reshape(-1, 2)
+            axes.scatter(real_points[:, 0], real_points[:, 1], s=2, c="darkgray", label="real", zorder=2)
+            axes.scatter(points[:, 0], points[:, 1], s=2, c="tab:blue", alpha=0.6, label="generated", zorder=3)
         axes.set(xlim=(-1.1, 1.1), ylim=(-1.1, 1.1), aspect="equal")
         axes.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=3, fontsize=7, frameon=False)
         figure.tight_layout()

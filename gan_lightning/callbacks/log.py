@@ -1,0 +1,37 @@
+"""The losses of the last batch, logged every `every_kimg` and at the end, at the images-seen step."""
+import logging
+
+import lightning as L
+
+from gan_lightning.loggers import log_scalars
+from gan_lightning.schedule import crossed
+
+record = logging.getLogger("gan_lightning.record")  # train.log only (conf/hydra/default.yaml)
+
+
+class LogLosses(L.Callback):
+    """Sends `pl_module.last_logs` (loss/*, reg/*, logits/*) and `progress/kimg` to every logger and train.log.
+
+    The values are tensors on the device: reading them is a host sync, so it happens only here, once per
+    interval, not on every batch.
+    """
+
+    def __init__(self, every_kimg: float = 1.0) -> None:
+        self.every_nimg = int(every_kimg * 1000)
+        self.logged_nimg = -1
+
+    def write(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if pl_module.nimg == self.logged_nimg or not pl_module.last_logs:
+            return
+        self.logged_nimg = pl_module.nimg
+        values = log_scalars(trainer, {**pl_module.last_logs, "progress/kimg": pl_module.nimg / 1000}, pl_module.nimg)
+        if trainer.is_global_zero:
+            record.info("kimg %.3f batch %d | %s", pl_module.nimg / 1000, pl_module.batches,
+                        " ".join(f"{key} {value:.4g}" for key, value in values.items() if key != "progress/kimg"))
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
+        if crossed(pl_module.nimg, pl_module.batch_nimg, self.every_nimg):
+            self.write(trainer, pl_module)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.write(trainer, pl_module)

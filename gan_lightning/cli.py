@@ -1,0 +1,133 @@
+"""Bad input from the command line, as one line a user can act on (the key, the value, what is accepted)."""
+from __future__ import annotations
+
+import difflib
+import inspect
+import re
+from functools import partial
+from typing import Any
+
+from hydra.utils import get_class
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from gan_lightning.errors import ConfigError
+
+# top-level scalars: key -> (accepted types, whether null is accepted, what the message says is accepted)
+SCALARS = {
+    "total_kimg": ((int, float), True, "a number > 0 or null"),
+    "total_g_steps": ((int,), True, "an integer > 0 or null"),
+    "n_critic": ((int,), False, "an integer >= 1"),
+    "batch_size": ((int,), False, "an integer >= 1"),
+    "z_dim": ((int,), False, "an integer >= 1"),
+    "seed": ((int,), False, "an integer"),
+}
+
+
+def config_keys(cfg: Any, prefix: str = "") -> list[str]:
+    """Every dotted key of a config (nodes and leaves), without resolving interpolations."""
+    keys = []
+    items = cfg.items_ex(resolve=False) if isinstance(cfg, DictConfig) and not cfg._is_none() else []
+    for key, value in items:
+        path = f"{prefix}{key}"
+        keys.append(path)
+        if isinstance(value, DictConfig) and key != "hydra":
+            keys.extend(config_keys(value, f"{path}."))
+    return keys
+
+
+def unknown_key(args: list[str]) -> str | None:
+    """One line for an override of a key the config lacks (with a did-you-mean), else None.
+
+    Hydra says "Could not override ... Key not in struct"; this composes the command line once more to name
+    the nearest keys. Flags (-m, --help, --cfg) and anything that fails otherwise are left to Hydra.
+    """
+    if any(arg.startswith("-") for arg in args):
+        return None
+    from hydra.errors import ConfigCompositionException
+
+    from gan_lightning.config import compose
+
+    try:
+        compose(args)
+        return None
+    except ConfigCompositionException as error:
+        match = re.match(r"Could not override '([^']+)'", str(error))
+        if match is None:
+            return None
+        key = match.group(1)
+    except Exception:
+        return None
+    rest = [arg for arg in args if not arg.split("=", 1)[0].lstrip("+~") == key]
+    try:
+        keys = [k for k in config_keys(compose(rest)) if not k.startswith("hydra")]
+    except Exception:
+        keys = []
+    parent, _, name = key.rpartition(".")
+    siblings = [k.rpartition(".")[2] for k in keys if k.rpartition(".")[0] == parent]
+    near = [f"{parent}.{match}" if parent else match for match in difflib.get_close_matches(name, siblings, n=2)]
+    near = near or difflib.get_close_matches(key, keys, n=2, cutoff=0.75)
+    hint = f"did you mean {' or '.join(near)}?" if near else "`python train.py --cfg job` prints every key"
+    return f"{key} is not a key of the config; {hint}"
+
+
+def check_scalars(cfg: DictConfig) -> None:
+    """Raise ConfigError for a top-level scalar of the wrong type (`total_kimg=abc`)."""
+    for key, (types, nullable, accepted) in SCALARS.items():
+        value = cfg.get(key)
+        if (value is None and not nullable) or (value is not None and (isinstance(value, bool) or not isinstance(value, types))):
+            raise ConfigError(f"{key}={value!r} is not supported; accepted: {accepted}")
+
+
+def check_partial(factory: partial, key: str) -> partial:
+    """Raise ConfigError when a `_partial_` config (an optimizer) names arguments its class does not take."""
+    try:
+        inspect.signature(factory.func).bind_partial(*factory.args, **factory.keywords)
+    except TypeError as error:
+        target = f"{factory.func.__module__}.{factory.func.__qualname__}"
+        unexpected = re.search(r"unexpected keyword argument '(\w+)'", str(error))
+        what = f"{key}.{unexpected.group(1)} is not an argument of {target}" if unexpected else f"{key}: {error}"
+        raise ConfigError(f"{what}; accepted: {', '.join(_parameters(factory.func)[1:])}") from None
+    return factory
+
+
+def _parameters(target: Any) -> list[str]:
+    try:
+        signature = inspect.signature(target)
+    except (TypeError, ValueError):
+        return []
+    return [name for name, p in signature.parameters.items() if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def instantiate_error(error: BaseException, cfg: DictConfig, typed: list[str] = ()) -> str | None:
+    """One line for an exception raised inside hydra's instantiate: the key (and what the user typed under it),
+    the reason, and what is accepted where the reason does not say."""
+    from hydra.errors import InstantiationException
+
+    if not isinstance(error, InstantiationException):
+        return None
+    match = re.search(r"full_key: (\S+)", str(error))
+    key = match.group(1) if match else "config"
+    cause = error.__cause__ or error
+    reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    node = OmegaConf.select(cfg, key) if match else None
+    unexpected = re.search(r"unexpected keyword argument '(\w+)'", reason)
+    if unexpected and isinstance(node, DictConfig) and "_target_" in node:
+        try:
+            accepted = ", ".join(_parameters(get_class(node._target_)))
+        except Exception:
+            accepted = ""
+        return f"{key}.{unexpected.group(1)} is not an argument of {node._target_}; accepted: {accepted}"
+    mine = [o for o in typed if o.lstrip("+~").split("=", 1)[0].startswith(f"{key}.")]
+    where = ", ".join(mine) if mine else key
+    if key == "trainer" and "accelerator" in where and "accepted" not in reason:
+        reason = f"{reason}; accepted on this machine: auto, {', '.join(sorted(_usable_accelerators()))}"
+    if isinstance(node, (DictConfig, ListConfig)) and "_target_" in node:
+        return f"{where}: {reason} (in {node._target_})"
+    return f"{where}: {reason}"
+
+
+def _usable_accelerators() -> list[str]:
+    from lightning.pytorch.accelerators import AcceleratorRegistry
+
+    return [name for name in AcceleratorRegistry.available_accelerators()
+            if AcceleratorRegistry[name]["accelerator"].is_available()]
