@@ -125,7 +125,18 @@ class InceptionFeatures(FeatureNet):
         path = inception_weights(weights)
         self.weights_hash = INCEPTION_SHA256
         self.batch_size = batch_size  # images per forward: bounds the 299x299 activations in memory
-        self.net = torch.jit.load(str(path), map_location="cpu").eval()
+        self.path = str(path)
+        self.net = torch.jit.load(self.path, map_location="cpu").eval()
+
+    def __getstate__(self) -> dict:
+        # TorchScript modules do not pickle (DDP spawn pickles callbacks): ship the path, reload on arrival
+        state = self.__dict__.copy()
+        state["_modules"] = {k: v for k, v in state["_modules"].items() if k != "net"}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        self.net = torch.jit.load(self.path, map_location="cpu").eval()
 
     @torch.no_grad()
     def forward(self, images: Tensor) -> Tensor:
