@@ -178,3 +178,27 @@ class MinibatchStddev(nn.Module):
         y = y.mean(dim=(1, 2, 3)).to(x.dtype)  # [n/g]
         y = y.repeat(g).reshape(n, 1, 1, 1).expand(n, 1, h, w)
         return torch.cat([x, y], dim=1)
+
+
+def upsample(x: Tensor, factor: int) -> Tensor:
+    """Nearest-neighbour upsampling by an integer factor: [N, C, H, W] -> [N, C, H * f, W * f]."""
+    return x if factor == 1 else F.interpolate(x, scale_factor=factor, mode="nearest")
+
+
+def downsample(x: Tensor, factor: int) -> Tensor:
+    """Average pooling by an integer factor: [N, C, H, W] -> [N, C, H / f, W / f]."""
+    return x if factor == 1 else F.avg_pool2d(x, factor)
+
+
+def fade_resolution(x: Tensor, resolution: int, alpha: float) -> Tensor:
+    """Images at full size shown as PGGAN's D sees them at `resolution` while it fades in (sec. 3, Figure 2).
+
+    x [N, C, R, R] is average-pooled to `resolution`, blended with its half-resolution version (pooled once
+    more, upsampled back) by alpha, and nearest-upsampled to R again: alpha = 0 gives the previous stage,
+    alpha = 1 the new one. The output path of the progressive G does the same to its toRGB images.
+    """
+    size = x.shape[-1]
+    x = downsample(x, size // resolution)
+    if alpha < 1 and resolution > 1:
+        x = torch.lerp(upsample(downsample(x, 2), 2), x, alpha)
+    return upsample(x, size // resolution)

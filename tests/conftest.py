@@ -30,6 +30,9 @@ ARCH_TINY = {
     "dcgan": ["arch.generator.channels=8", "arch.discriminator.channels=8"],
     "sndcgan": ["arch.generator.channels=8", "arch.discriminator.channels=8"],
     "mlp": ["arch.generator.hidden_sizes=[32,32]", "arch.discriminator.hidden_sizes=[32,32]"],
+    "pggan": ["arch.generator.channel_base=64", "arch.generator.max_channels=8",
+              "arch.discriminator.channel_base=64", "arch.discriminator.max_channels=8",
+              "arch.schedule.stable_kimg=0.008", "arch.schedule.transition_kimg=0.008"],
 }
 
 

@@ -78,6 +78,17 @@ def test_sampler_ranks_are_disjoint_and_cover_the_epoch():
     assert not epoch0[0] & epoch0[1] and epoch0[0] | epoch0[1] == set(range(12))
 
 
+def test_sampler_batch_size_from_the_clock_with_ranks_and_resume():
+    size = lambda nimg: 4 if nimg < 16 else 2  # per rank; positions count both ranks
+    stream = torch.cat([torch.randperm(10, generator=torch.Generator().manual_seed(3 + e)) for e in range(3)]).tolist()
+    ranks = [take(InfiniteBatchSampler(10, 8, seed=3, rank=r, world_size=2, batch_size_fn=size), 4) for r in (0, 1)]
+    # batches start at positions 0, 8 (size 4 per rank), 16, 20 (size 2): rank r takes [p + r*b, p + (r+1)*b)
+    assert ranks[0] == [stream[0:4], stream[8:12], stream[16:18], stream[20:22]]
+    assert ranks[1] == [stream[4:8], stream[12:16], stream[18:20], stream[22:24]]
+    resumed = InfiniteBatchSampler(10, 8, seed=3, rank=1, world_size=2, batch_size_fn=size, start_nimg=16)
+    assert take(resumed, 2) == ranks[1][2:]
+
+
 # --- MNIST --------------------------------------------------------------------------------------------
 
 

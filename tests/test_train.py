@@ -1,5 +1,6 @@
 """train.py from the command line and every option of every config group."""
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,13 @@ def options(group: str) -> list[str]:
     return sorted(p.stem for p in (REPO / "conf" / group).glob("*.yaml"))
 
 
+def experiment_arch(option: str) -> str:
+    """The arch an experiment file overrides to (its tiny widths must fit that arch)."""
+    text = (REPO / "conf" / "experiment" / f"{option}.yaml").read_text()
+    match = re.search(r"override /arch: (\w+)", text)
+    return match.group(1) if match else "dcgan"
+
+
 def train(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONWARNINGS": "ignore"}
     return subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=cwd, env=env,
@@ -26,6 +34,8 @@ def train(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS for o in options(g)])
 def test_every_option_composes_and_instantiates(group, option, tmp_path, tiny_dataset_roots):
     arch = option if group == "arch" else ("mlp" if option in ("ring", "grid") else "dcgan")
+    if group == "experiment":
+        arch = experiment_arch(option)
     roots = tiny_dataset_roots["folder"] if group == "experiment" else tiny_dataset_roots.get(option, [])
     overrides = tiny(arch, f"{group}={option}", *roots)
     cfg = compose(overrides, tmp_path)

@@ -1,5 +1,6 @@
 """The base datamodule: a dataset decoded once into one tensor, served by an endless resumable sampler."""
 
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
@@ -64,6 +65,10 @@ class InMemoryDataModule(L.LightningDataModule):
         self.num_workers = check_int("dataset.num_workers", num_workers, 0)
         self.source = "?"  # where the data came from, set by load(); shown by describe()
         self._data: tuple[torch.Tensor, torch.Tensor | None] | None = None
+        # Hooks a callback may set (progressive growing, augmentation): a per-rank batch size as a function
+        # of the images-seen clock, and a transform of the float reals [N, C, H, W] on the device.
+        self.batch_size_fn: Callable[[int], int] | None = None
+        self.real_transform: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     def check_shape(self, resolution: int, channels: int) -> None:
         """Raise ConfigError unless (resolution, channels) is an image shape this datamodule can serve."""
@@ -122,8 +127,10 @@ class InMemoryDataModule(L.LightningDataModule):
             seed=self.seed,
             rank=trainer.global_rank if trainer is not None else 0,
             world_size=trainer.world_size if trainer is not None else 1,
-            # the module's `batches` counts D steps done; on resume it is restored before this runs
+            # the module's clock (`nimg`, else `batches` D steps) is restored before this runs on resume
             start_batch=int(getattr(module, "batches", 0)),
+            start_nimg=getattr(module, "nimg", None),
+            batch_size_fn=self.batch_size_fn,
         )
         return DataLoader(
             TensorBatches(images, labels),
@@ -135,9 +142,12 @@ class InMemoryDataModule(L.LightningDataModule):
         )
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """On the device: uint8 -> float32 in [-1, 1]; labels only for conditional runs."""
+        """On the device: uint8 -> float32 in [-1, 1], then `real_transform`; labels only for conditional runs."""
         x, c = batch
-        return to_float(x), (c if self.conditional else None)
+        x = to_float(x)
+        if self.real_transform is not None:
+            x = self.real_transform(x)
+        return x, (c if self.conditional else None)
 
     def real_samples(self, num: int) -> torch.Tensor:
         """`num` real items in [-1, 1], a fixed random choice (seeded with `seed`), for previews."""

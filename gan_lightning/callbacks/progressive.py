@@ -1,0 +1,57 @@
+"""Drives a schedule of the images-seen clock: stage of every growing net, fade of the reals, batch size, lr.
+
+Any net with `grow(resolution, alpha)` (PGGAN's, or a later family's) is driven; the callback knows nothing
+else about it. Everything is recomputed from `nimg` before each batch, so a resumed run continues exactly.
+"""
+from functools import partial
+
+import lightning as L
+import torch
+
+from gan_lightning.errors import ConfigError
+from gan_lightning.layers import fade_resolution
+from gan_lightning.schedule import ProgressiveSchedule, Stage
+
+
+class Progressive(L.Callback):
+    """Sets the stage of G, G_ema and D, the datamodule's real-image fade and batch size, and the lr."""
+
+    def __init__(self, schedule: ProgressiveSchedule) -> None:
+        self.schedule = schedule
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        datamodule = trainer.datamodule
+        if not hasattr(datamodule, "real_transform") or not hasattr(datamodule, "batch_size_fn"):
+            raise ConfigError(f"callbacks.progressive needs a datamodule with real_transform and batch_size_fn "
+                              f"(an InMemoryDataModule); got {type(datamodule).__name__}")
+        datamodule.batch_size_fn = self.schedule.batch_size_at
+        datamodule.real_transform = partial(self.fade_reals, pl_module)
+
+    def fade_reals(self, pl_module: L.LightningModule, real: torch.Tensor) -> torch.Tensor:
+        """Reals as D sees them at the stage of this batch (runs before on_train_batch_start, so from nimg)."""
+        stage = self.schedule.at(pl_module.nimg)
+        return fade_resolution(real, stage.resolution, stage.alpha)
+
+    def apply(self, trainer: L.Trainer, pl_module: L.LightningModule) -> Stage:
+        """Set the stage at the module's clock on every child net that grows, and the optimizers' lr."""
+        stage = self.schedule.at(pl_module.nimg)
+        for net in pl_module.children():
+            if callable(getattr(net, "grow", None)):
+                net.grow(stage.resolution, stage.alpha)
+        for optimizer in trainer.optimizers:
+            for group in optimizer.param_groups:
+                base = group.setdefault("base_lr", group["lr"])  # the configured rate; saved with the optimizer
+                group["lr"] = base if stage.lr is None else stage.lr
+        return stage
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.apply(trainer, pl_module)  # after a resume too: previews at train start show the right stage
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
+        stage = self.apply(trainer, pl_module)
+        # with the batch's losses: callbacks.log sends them to the loggers, the progress bar shows them
+        pl_module.last_logs.update({
+            "schedule/resolution": torch.tensor(float(stage.resolution)),
+            "schedule/alpha": torch.tensor(stage.alpha),
+            "schedule/batch_size": torch.tensor(float(stage.batch_size)),
+        })
