@@ -15,6 +15,22 @@ from gan_lightning.build import build
 from gan_lightning.config import compose
 
 
+def gan_step(G, D, loss, opt_g, opt_d, real: torch.Tensor, z_dim: int, c: torch.Tensor | None = None) -> None:
+    """One hand-written D step and G step (no regularizer), as the module does them."""
+    with torch.no_grad():
+        fake = G(torch.randn(len(real), z_dim, device=real.device), c)
+    d_loss = loss.d(D(real, c), D(fake, c))
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+    D.requires_grad_(False)
+    g_loss = loss.g(D(G(torch.randn(len(real), z_dim, device=real.device), c), c))
+    opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    opt_g.step()
+    D.requires_grad_(True)
+
+
 def plain_loop(cfg, batches: int) -> float:
     """Seconds per batch of a hand-written D step + G step with the same nets, loss and batch size."""
     datamodule = instantiate(cfg.dataset)
@@ -29,19 +45,7 @@ def plain_loop(cfg, batches: int) -> float:
         if i == 5:
             start = time.perf_counter()
         index = torch.randint(len(images), (cfg.batch_size,))
-        real = images[index].float() / 127.5 - 1
-        with torch.no_grad():
-            fake = G(torch.randn(cfg.batch_size, cfg.z_dim))
-        d_loss = loss.d(D(real), D(fake))
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
-        D.requires_grad_(False)
-        g_loss = loss.g(D(G(torch.randn(cfg.batch_size, cfg.z_dim))))
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
-        D.requires_grad_(True)
+        gan_step(G, D, loss, opt_g, opt_d, images[index].float() / 127.5 - 1, cfg.z_dim)
     return (time.perf_counter() - start) / batches
 
 

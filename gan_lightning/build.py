@@ -50,10 +50,26 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
 
+def set_c_dim(cfg: DictConfig, datamodule: L.LightningDataModule) -> None:
+    """Conditional runs: `c_dim` (read by the arch configs) becomes the number of classes in the data."""
+    c_dim = cfg.get("c_dim") or 0
+    if not cfg.dataset.get("conditional", False):
+        if c_dim:
+            raise ConfigError(f"c_dim={c_dim!r} needs labels; accepted: 0, or dataset.conditional=true "
+                              "(c_dim is then set from the data)")
+        return
+    classes = datamodule.num_classes  # loads the data once (kept for training); folders know it only now
+    if c_dim not in (0, classes):
+        raise ConfigError(f"c_dim={c_dim!r} does not match the {classes} classes of the data; accepted: 0 or "
+                          f"{classes} (dataset.conditional=true sets it from the data)")
+    cfg.c_dim = classes
+
+
 def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
     """Datamodule, module and trainer for one run; the seed fixes the initial weights."""
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.dataset)
+    set_c_dim(cfg, datamodule)
     module = build_module(cfg)
     module.run_config = resolved_config(cfg)  # saved in every checkpoint: a checkpoint rebuilds its run
     trainer = build_trainer(cfg)

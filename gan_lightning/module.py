@@ -121,13 +121,19 @@ class GAN(L.LightningModule):
         generator = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
         z = torch.randn(n, self.z_dim, generator=generator).to(self.device)
         c = None if c is None else c.to(self.device)
-        out = [net(z[i : i + chunk], None if c is None else c[i : i + chunk], **g_kwargs)
-               for i in range(0, n, chunk)]
+        # nets that draw inside forward (StyleGAN's noise inputs) draw from a seeded copy of the global RNG
+        cuda = [torch.cuda.current_device()] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda, enabled=seed is not None):
+            if seed is not None:
+                torch.manual_seed(seed)
+            out = [net(z[i : i + chunk], None if c is None else c[i : i + chunk], **g_kwargs)
+                   for i in range(0, n, chunk)]
         net.train(training)
         return torch.cat(out) if out else z.new_zeros(0)
 
     def configure_optimizers(self):
-        return [self.g_optimizer(self.generator.parameters()), self.d_optimizer(self.discriminator.parameters())]
+        d_optimizer = self.regularizer.adjust_optimizer(self.d_optimizer(self.discriminator.parameters()))
+        return [self.g_optimizer(self.generator.parameters()), d_optimizer]
 
     def training_step(self, batch: tuple[Tensor, Tensor | None], batch_idx: int) -> None:
         real, c = batch  # [N, C, H, W] in [-1, 1]; c: [N] int64 or None
@@ -144,24 +150,34 @@ class GAN(L.LightningModule):
             self.check_finite()  # a host sync, so not on every batch
 
     def discriminator_step(self, opt: torch.optim.Optimizer, real: Tensor, c: Tensor | None) -> dict[str, Tensor]:
-        """One D update: fakes made without grad, loss + regularizer when it is due."""
+        """One D update: fakes made without grad; the penalty, when due, joins the loss, or is a step of its
+        own after it for lazy regularizers (interval > 1, as StyleGAN2)."""
         with torch.no_grad():
             fake = self.generator(self.sample_z(real.shape[0]), c)
         real_logits = self.discriminator(real, c)
         fake_logits = self.discriminator(fake, c)
         loss = self.loss.d(real_logits, fake_logits)
         logs = {"loss/d": loss.detach()}
-        if self.regularizer.is_due(self.batches):
+        due = self.regularizer.is_due(self.batches)
+        if due and not self.regularizer.lazy:
             penalty = self.regularizer(self.discriminator, real, fake, c)
             loss = loss + penalty
             logs[f"reg/{self.regularizer.name}"] = penalty.detach()
+        self.d_update(opt, loss)
+        if due and self.regularizer.lazy:
+            penalty = self.regularizer(self.discriminator, real, fake, c)
+            self.d_update(opt, penalty)
+            logs[f"reg/{self.regularizer.name}"] = penalty.detach()
+        logs["logits/real"] = real_logits.detach().mean()
+        logs["logits/fake"] = fake_logits.detach().mean()
+        return logs
+
+    def d_update(self, opt: torch.optim.Optimizer, loss: Tensor) -> None:
+        """One optimizer step of D on `loss`, then the regularizer's hook (weight clipping)."""
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         opt.step()
         self.regularizer.after_d_step(self.discriminator)
-        logs["logits/real"] = real_logits.detach().mean()
-        logs["logits/fake"] = fake_logits.detach().mean()
-        return logs
 
     def generator_step(self, opt: torch.optim.Optimizer, real: Tensor, c: Tensor | None) -> dict[str, Tensor]:
         """One G update through a frozen D."""
@@ -172,11 +188,16 @@ class GAN(L.LightningModule):
             with torch.no_grad():
                 real_logits = self.discriminator(real, c)
         loss = self.loss.g(fake_logits, real_logits)
+        logs = {"loss/g": loss.detach()}
+        penalty = self.regularizer.generator_penalty(self.generator)  # e.g. BigGAN's orthogonal regularization
+        if penalty is not None:
+            loss = loss + penalty
+            logs[f"reg/{self.regularizer.name}_g"] = penalty.detach()
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         opt.step()
         self.untoggle_optimizer(opt)
-        return {"loss/g": loss.detach()}
+        return logs
 
     def check_finite(self) -> None:
         """Stop the run with one clear line when a loss or penalty of the last batch is NaN or infinite."""

@@ -1,12 +1,16 @@
 """Discriminator regularizers: objects that return a weighted penalty and say how often they run.
 
-`reg(discriminator, real, fake, c)` returns `weight * interval * penalty`: with lazy regularisation
-(Karras et al. 2020, StyleGAN2 sec. 3.1) the penalty runs every `interval` D steps and is scaled up by the
-interval so its average strength does not change. `after_d_step` lets a regularizer act on D's weights
-after the optimizer step (WGAN weight clipping).
+`reg(discriminator, real, fake, c)` returns `weight * interval * penalty`. With interval 1 the module adds it
+to every D loss. With interval > 1 it is StyleGAN2's lazy regularisation (Karras et al. 2020, sec. 3.1 and
+its code's "Dreg" phase): every `interval` batches the penalty, scaled up by the interval so its average
+strength does not change, is a D optimizer step of its own, and D's Adam runs with lr * c and betas ** c,
+c = interval / (interval + 1) (`adjust_optimizer`). `after_d_step` lets a regularizer act on D's weights
+after the optimizer step (WGAN weight clipping); `generator_penalty` adds a term to the G loss (BigGAN's
+orthogonal regularization).
 """
 import torch
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
 
 from gan_lightning.errors import ConfigError
 
@@ -26,6 +30,26 @@ class Regularizer(nn.Module):
     def is_due(self, d_step: int) -> bool:
         """Whether the penalty runs at this D step (0-based)."""
         return self.weight != 0 and d_step % self.interval == 0
+
+    @property
+    def lazy(self) -> bool:
+        """Whether the penalty is a D optimizer step of its own (interval > 1) rather than part of the D loss."""
+        return self.weight != 0 and self.interval > 1
+
+    def adjust_optimizer(self, optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+        """Lazy regularisation: lr * c and every beta ** c, c = interval / (interval + 1), so that D's
+        optimizer, stepped interval + 1 times per interval batches, keeps the momentum of every-batch steps."""
+        if self.lazy:
+            c = self.interval / (self.interval + 1)
+            for group in optimizer.param_groups:
+                group["lr"] = group["lr"] * c
+                if "betas" in group:
+                    group["betas"] = tuple(beta**c for beta in group["betas"])
+        return optimizer
+
+    def generator_penalty(self, generator: nn.Module) -> Tensor | None:
+        """A weighted penalty on G added to the G loss, or None (most regularizers act on D only)."""
+        return None
 
     def forward(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None = None) -> Tensor:
         """The weighted penalty, scaled by the interval for lazy regularisation."""
@@ -151,3 +175,40 @@ class WeightClipping(Regularizer):
     def after_d_step(self, discriminator: nn.Module) -> None:
         for p in discriminator.parameters():
             p.clamp_(-self.clip, self.clip)
+
+
+def off_diagonal_gram(weight: Tensor) -> Tensor:
+    """||W W^T (.) (1 - I)||_F^2 for W reshaped to [filters, fan_in]: how far the filters are from orthogonal."""
+    w = weight.flatten(1)
+    gram = w @ w.T
+    return (gram - torch.diag_embed(torch.diagonal(gram))).square().sum()
+
+
+def filter_weights(net: nn.Module) -> list[Tensor]:
+    """The weight tensors of `net` with dim >= 2 (the raw weights under spectral norm), class embeddings excluded."""
+    embeddings = {id(m.parametrizations.weight.original if parametrize.is_parametrized(m, "weight") else m.weight)
+                  for m in net.modules() if isinstance(m, nn.Embedding)}
+    return [p for p in net.parameters() if p.dim() >= 2 and p.requires_grad and id(p) not in embeddings]
+
+
+class Orthogonal(Regularizer):
+    """BigGAN's orthogonal regularization (Brock et al. 2019, sec. 3.1, eq. 3): beta * sum over weights of
+    ||W W^T (.) (1 - I)||_F^2, W a layer's filters [out, in * k * k]; class embeddings excluded.
+
+    The paper applies it to G (`generator_weight`, beta = 1e-4), where it makes G amenable to truncation;
+    `weight` applies it to D as well (0 by default).
+    """
+
+    name = "ortho"
+
+    def __init__(self, generator_weight: float = 1e-4, weight: float = 0.0, interval: int = 1) -> None:
+        super().__init__(weight, interval)
+        self.generator_weight = generator_weight
+
+    def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
+        return torch.stack([off_diagonal_gram(w) for w in filter_weights(discriminator)]).sum()
+
+    def generator_penalty(self, generator: nn.Module) -> Tensor | None:
+        if self.generator_weight == 0:
+            return None
+        return self.generator_weight * torch.stack([off_diagonal_gram(w) for w in filter_weights(generator)]).sum()

@@ -33,7 +33,13 @@ ARCH_TINY = {
     "pggan": ["arch.generator.channel_base=64", "arch.generator.max_channels=8",
               "arch.discriminator.channel_base=64", "arch.discriminator.max_channels=8",
               "arch.schedule.stable_kimg=0.008", "arch.schedule.transition_kimg=0.008"],
+    **{arch: [f"arch.{role}.{key}=8" for role in ("generator", "discriminator") for key in ("channels", "max_channels")]
+       for arch in ("resnet", "resnet19", "sagan", "selfmod", "biggan")},
+    "stylegan": ["arch.generator.w_dim=16", "arch.generator.channels=8", "arch.generator.max_channels=16",
+                 "arch.discriminator.channels=8", "arch.discriminator.max_channels=16"],
 }
+ARCH_TINY["selfmod"] += ["arch.generator.hidden=4"]
+ARCH_TINY["biggan"] += ["arch.generator.shared_dim=8"]
 
 
 def tiny(arch: str = "dcgan", *overrides: str) -> list[str]:

@@ -150,6 +150,50 @@ def test_loading_a_file_that_is_not_a_safe_checkpoint_is_one_clear_error(tmp_pat
             load_module(path)
 
 
+def test_lazy_regularizer_adjusts_d_adam_lr_and_betas():
+    from gan_lightning.regularizers import R1
+
+    module = GAN(nn.Linear(1, 1), nn.Linear(1, 1), NonSaturating(),
+                 lambda p: torch.optim.Adam(p, lr=1e-3, betas=(0.5, 0.99)),
+                 lambda p: torch.optim.Adam(p, lr=2e-3, betas=(0.0, 0.99)), regularizer=R1(interval=16))
+    opt_g, opt_d = module.configure_optimizers()
+    c = 16 / 17
+    assert_close(opt_d.param_groups[0]["lr"], 2e-3 * c)
+    assert_close(opt_d.param_groups[0]["betas"], (0.0, 0.99**c))
+    assert opt_g.param_groups[0]["lr"] == 1e-3 and opt_g.param_groups[0]["betas"] == (0.5, 0.99)
+    every_batch = GAN(nn.Linear(1, 1), nn.Linear(1, 1), NonSaturating(), torch.optim.Adam,
+                      lambda p: torch.optim.Adam(p, lr=2e-3), regularizer=R1(interval=1))
+    assert every_batch.configure_optimizers()[1].param_groups[0]["lr"] == 2e-3
+
+
+def test_lazy_penalty_is_its_own_d_step_every_interval_batches(tiny_cfg, monkeypatch):
+    import lightning as L
+
+    cfg = tiny_cfg("mlp", "dataset=ring", "regularizer=r1", "regularizer.interval=3", "total_kimg=0.056")  # 7 batches
+    datamodule, module, trainer = build(cfg)
+    backward, penalties = [], []  # (batch, loss) of every backward pass; (batch, penalty) of every penalty
+    monkeypatch.setattr(module, "manual_backward",
+                        lambda loss: (backward.append((module.batches, loss.detach())),
+                                      L.LightningModule.manual_backward(module, loss)))
+    reg_forward = module.regularizer.forward
+    monkeypatch.setattr(module.regularizer, "forward",
+                        lambda *args: penalties.append((module.batches, reg := reg_forward(*args))) or reg)
+    trainer.fit(module, datamodule=datamodule)
+    assert [b for b, _ in penalties] == [0, 3, 6]
+    per_batch = [sum(b == batch for b, _ in backward) for batch in range(7)]
+    assert per_batch == [3, 2, 2, 3, 2, 2, 3]  # D loss, penalty on its own, G loss; else D loss, G loss
+    due = [loss for b, loss in backward if b in (0, 3, 6)]
+    for i, (_, penalty) in enumerate(penalties):
+        assert torch.equal(due[3 * i + 1], penalty.detach())  # the second backward of a due batch is the penalty
+    # D's weights took 7 + 3 steps; its last bias, which the input gradient does not reach, 7
+    assert adam_steps(trainer.optimizers[1]) == {7 + 3, 7}
+
+
+def test_generator_penalty_joins_the_g_loss(tiny_cfg):
+    module, trainer = fit(tiny_cfg("mlp", "dataset=ring", "regularizer=ortho", "total_kimg=0.016"))
+    assert module.batches == 2 and torch.isfinite(trainer.callback_metrics["reg/ortho_g"])
+
+
 def test_standing_statistics_are_the_average_over_batches_of_the_nets_own_activations():
     from gan_lightning.callbacks.ema import standing_statistics
 
@@ -187,3 +231,10 @@ def test_wasserstein_loss_brings_weight_clipping_unless_a_regularizer_is_chosen(
     assert tiny_cfg("mlp", "dataset=ring", "loss=wgan").regularizer._target_.endswith("WeightClipping")
     assert tiny_cfg("mlp", "dataset=ring", "loss=wgan", "regularizer=gp").regularizer._target_.endswith("GradientPenalty")
     assert tiny_cfg("mlp", "dataset=ring", "loss=wgan", "regularizer=none").regularizer._target_.endswith("NoRegularizer")
+
+
+def test_wgangp_with_the_batch_norm_dcgan_critic_switches_to_layer_norm(tiny_cfg):
+    assert tiny_cfg("dcgan").arch.discriminator.normalization == "batch"
+    assert tiny_cfg("dcgan", "loss=wgangp").arch.discriminator.normalization == "layer"
+    chosen = tiny_cfg("dcgan", "loss=wgangp", "arch.discriminator.normalization=none")
+    assert chosen.arch.discriminator.normalization == "none"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 from pathlib import Path
 
@@ -13,47 +14,86 @@ from torch import nn
 
 from gan_lightning.errors import ConfigError
 from gan_lightning.layers import NORMALIZATIONS
-from gan_lightning.nets import dcgan, mlp, sndcgan
+from gan_lightning.nets import biggan, dcgan, mlp, resnet, sagan, selfmod, sndcgan, stylegan
 
 ARCH_DIR = Path(__file__).resolve().parents[1] / "conf" / "arch"
-FAMILIES = {"mlp": mlp, "dcgan": dcgan, "sndcgan": sndcgan}
+UNCONDITIONAL = {"mlp": mlp, "dcgan": dcgan, "sndcgan": sndcgan}
+CONDITIONAL = {"resnet": resnet, "sagan": sagan, "selfmod": selfmod, "biggan": biggan, "stylegan": stylegan}
+FAMILIES = {**UNCONDITIONAL, **CONDITIONAL}
 # narrow widths keep the whole file fast on two CPU cores
+RESIDUAL = {"channels": 8, "max_channels": 8}
 NARROW = {
     "mlp": ({"hidden_sizes": [16, 32], "batch_norm": True}, {"hidden_sizes": [32, 16], "dropout": 0.1}),
     "dcgan": ({"channels": 8, "max_channels": 32}, {"channels": 8, "max_channels": 32}),
     "sndcgan": ({"channels": 8}, {"channels": 8}),
+    "resnet": ({**RESIDUAL, "residual_scale": 0.5}, {**RESIDUAL, "channels": 4, "residual_scale": 0.5}),
+    "sagan": ({**RESIDUAL, "attention_resolution": 16}, {**RESIDUAL, "attention_resolution": 8}),
+    "selfmod": ({**RESIDUAL, "hidden": 4}, RESIDUAL),
+    "biggan": ({**RESIDUAL, "shared_dim": 4, "attention_resolution": 8}, {**RESIDUAL, "attention_resolution": 8}),
+    "stylegan": ({"w_dim": 8, "channels": 4, "max_channels": 8, "mapping_layers": 3},
+                 {"channels": 4, "max_channels": 8, "bottom_resolution": 4, "extra_blocks": 0, "mbstd_group_size": 2}),
 }
-# (family, img_resolution, img_channels): two resolutions each, plus the 2D toy points for mlp
-SHAPES = [(f, r, 3) for f in FAMILIES for r in (16, 32)] + [("mlp", 1, 2)]
-Z_DIM, BATCH = 8, 4
+# (family, img_resolution, img_channels, D normalization): two resolutions each, plus the 2D toy points for mlp;
+# every D normalization for the families with their own D (the residual families share resnet's)
+CASES = [(f, r, 3, n) for f in [*UNCONDITIONAL, "resnet"] for r in (16, 32) for n in NORMALIZATIONS]
+CASES += [(f, r, 3, "none" if f == "stylegan" else "spectral") for f in CONDITIONAL if f != "resnet" for r in (16, 32)]
+CASES += [("mlp", 1, 2, n) for n in NORMALIZATIONS]
+Z_DIM, BATCH, C_DIM = 8, 4, 3
 
 
-def build(family: str, img_resolution: int, img_channels: int, normalization: str) -> tuple[nn.Module, nn.Module]:
+def build(family: str, img_resolution: int, img_channels: int, normalization: str,
+          c_dim: int = 0) -> tuple[nn.Module, nn.Module]:
     """A narrow G and D of one family."""
     g_options, d_options = NARROW[family]
-    G = FAMILIES[family].Generator(Z_DIM, img_resolution, img_channels, **g_options)
-    D = FAMILIES[family].Discriminator(img_resolution, img_channels, normalization=normalization, **d_options)
+    G = FAMILIES[family].Generator(Z_DIM, img_resolution, img_channels, c_dim=c_dim, **g_options)
+    D = FAMILIES[family].Discriminator(img_resolution, img_channels, c_dim=c_dim, normalization=normalization,
+                                       **d_options)
     return G, D
 
 
-@pytest.mark.parametrize("normalization", NORMALIZATIONS)
-@pytest.mark.parametrize("family, img_resolution, img_channels", SHAPES)
-def test_shapes_values_and_gradients(family: str, img_resolution: int, img_channels: int, normalization: str):
-    torch.manual_seed(0)
-    G, D = build(family, img_resolution, img_channels, normalization)
-    assert (G.z_dim, G.c_dim, G.img_resolution, G.img_channels) == (Z_DIM, 0, img_resolution, img_channels)
-    fake = G(torch.randn(BATCH, Z_DIM))
+def open_gates(*nets: nn.Module) -> None:
+    """Attention gates start at 0, which stops gradients to the attention convs: open them for the test."""
+    for net in nets:
+        for module in net.modules():
+            if isinstance(getattr(module, "gate", None), nn.Parameter):
+                module.gate.data.fill_(0.5)
+
+
+def check_nets(G: nn.Module, D: nn.Module, img_resolution: int, img_channels: int, c: torch.Tensor | None) -> None:
+    """Shapes, range, finiteness, and a nonzero finite gradient for every parameter of G and D."""
+    open_gates(G, D)
+    fake = G(torch.randn(BATCH, Z_DIM), c)
     assert fake.shape == (BATCH, img_channels, img_resolution, img_resolution)
     assert torch.isfinite(fake).all() and fake.abs().max() <= 1
-    real_logits = D(torch.rand(BATCH, img_channels, img_resolution, img_resolution) * 2 - 1)
+    real_logits = D(torch.rand(BATCH, img_channels, img_resolution, img_resolution) * 2 - 1, c)
     assert real_logits.shape == (BATCH,) and torch.isfinite(real_logits).all()
-    fake_logits = D(fake)
+    fake_logits = D(fake, c)
     assert fake_logits.shape == (BATCH,) and torch.isfinite(fake_logits).all()
-    fake_logits.mean().backward()
+    (fake_logits.mean() + real_logits.mean()).backward()
     for name, p in itertools.chain(G.named_parameters(prefix="G"), D.named_parameters(prefix="D")):
         assert p.grad is not None, name
         assert torch.isfinite(p.grad).all(), name
         assert p.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("family, img_resolution, img_channels, normalization", CASES)
+def test_shapes_values_and_gradients(family: str, img_resolution: int, img_channels: int, normalization: str):
+    torch.manual_seed(0)
+    G, D = build(family, img_resolution, img_channels, normalization)
+    assert (G.z_dim, G.c_dim, G.img_resolution, G.img_channels) == (Z_DIM, 0, img_resolution, img_channels)
+    check_nets(G, D, img_resolution, img_channels, None)
+
+
+@pytest.mark.parametrize("img_resolution", [16, 32])
+@pytest.mark.parametrize("family", CONDITIONAL)
+def test_conditional_shapes_values_and_gradients(family: str, img_resolution: int):
+    torch.manual_seed(0)
+    G, D = build(family, img_resolution, 3, "spectral", c_dim=C_DIM)
+    assert G.c_dim == D.c_dim == C_DIM
+    c = torch.tensor([0, 1, 2, 1])
+    check_nets(G, D, img_resolution, 3, c)
+    with pytest.raises(ValueError, match="conditional"):
+        G(torch.randn(BATCH, Z_DIM))
 
 
 @pytest.mark.parametrize("family", ["dcgan", "sndcgan"])
@@ -73,12 +113,16 @@ def test_bad_resolution_mlp():
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_bad_normalization_and_c_dim(family: str):
+def test_bad_normalization(family: str):
     with pytest.raises(ConfigError, match="normalization='instance' .*accepted: none, batch, layer, spectral"):
         build(family, 16, 3, "instance")
-    with pytest.raises(ConfigError, match=f"c_dim=10 is not supported by {family} yet"):
+
+
+@pytest.mark.parametrize("family", UNCONDITIONAL)
+def test_unconditional_families_refuse_labels(family: str):
+    with pytest.raises(ConfigError, match=f"c_dim=10 is not supported by {family}, which takes no labels"):
         FAMILIES[family].Generator(Z_DIM, 16, 3, c_dim=10)
-    with pytest.raises(ConfigError, match=f"c_dim=10 is not supported by {family} yet"):
+    with pytest.raises(ConfigError, match=f"c_dim=10 is not supported by {family}, which takes no labels"):
         FAMILIES[family].Discriminator(16, 3, c_dim=10)
 
 
@@ -127,11 +171,14 @@ def test_init_is_dcgan():
     torch.testing.assert_close(bn_weights.mean().item(), 1.0, rtol=0.01, atol=0.0)
 
 
-@pytest.mark.parametrize("arch", ["mlp", "dcgan", "sndcgan"])
-def test_arch_configs_instantiate(arch: str):
-    cfg = OmegaConf.merge(
-        OmegaConf.load(ARCH_DIR / f"{arch}.yaml"), {"z_dim": 16, "dataset": {"resolution": 16, "channels": 3}}
-    )
-    G, D = instantiate(cfg.generator), instantiate(cfg.discriminator)
-    assert isinstance(G, FAMILIES[arch].Generator) and isinstance(D, FAMILIES[arch].Discriminator)
+@pytest.mark.parametrize("arch", sorted(p.stem for p in ARCH_DIR.glob("*.yaml")))
+def test_arch_configs_instantiate(arch: str, tmp_path):
+    from gan_lightning.config import compose
+
+    from tests.conftest import ARCH_TINY
+
+    cfg = compose([f"arch={arch}", *ARCH_TINY[arch], "z_dim=16"], tmp_path)  # MNIST's 32x32x1
+    G, D = instantiate(cfg.arch.generator), instantiate(cfg.arch.discriminator)
+    family = importlib.import_module(f"gan_lightning.nets.{arch.removesuffix('19')}")  # resnet19 is a resnet
+    assert isinstance(G, family.Generator) and isinstance(D, family.Discriminator)
     assert D(G(torch.randn(2, 16))).shape == (2,)

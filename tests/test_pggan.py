@@ -145,7 +145,7 @@ def test_bad_arguments_name_the_key():
         Discriminator(16, 3, channel_base=8)
     with pytest.raises(ConfigError, match="resolution=12 is not supported by this Generator; accepted: 4, 8"):
         nets(8)[0].grow(12)
-    with pytest.raises(ConfigError, match="c_dim=10 is not supported by pggan yet"):
+    with pytest.raises(ConfigError, match="c_dim=10 is not supported by pggan, which takes no labels"):
         Generator(Z_DIM, 16, 3, c_dim=10)
 
 

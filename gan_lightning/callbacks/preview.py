@@ -14,6 +14,9 @@ from gan_lightning.data.images import save_image
 from gan_lightning.loggers import log_image
 from gan_lightning.schedule import crossed
 
+MAX_CLASS_ROWS = 32  # conditional previews show at most this many classes, one per row
+CLASS_ROW_LENGTH = 8  # samples per class unless callbacks.preview.num_samples says otherwise
+
 
 class Preview(L.Callback):
     """Every `every_kimg`, renders G_ema(z_fixed) through `trainer.datamodule.preview` to PNG and loggers."""
@@ -25,13 +28,20 @@ class Preview(L.Callback):
         self.size = num_samples or 64  # settled in on_train_start, once the datamodule is known
         self.seed = seed
 
-    def fixed_inputs(self, pl_module: L.LightningModule) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The same z (and labels) for every preview of a run, resumed or not."""
+    def fixed_inputs(self, pl_module: L.LightningModule) -> tuple[torch.Tensor, torch.Tensor | None, int | None]:
+        """The same z (and labels) for every preview of a run, resumed or not, and the grid's columns.
+
+        Conditional nets: one class per row (the first MAX_CLASS_ROWS classes), the same z down each column.
+        """
         g = torch.Generator().manual_seed(self.seed)
-        z = torch.randn(self.size, pl_module.z_dim, generator=g).to(pl_module.device)
         c_dim = getattr(pl_module.generator, "c_dim", 0)
-        c = (torch.arange(self.size) % c_dim).to(pl_module.device) if c_dim else None
-        return z, c
+        if not c_dim:
+            return torch.randn(self.size, pl_module.z_dim, generator=g).to(pl_module.device), None, None
+        rows = min(c_dim, MAX_CLASS_ROWS)
+        cols = max(1, self.num_samples // rows) if self.num_samples else CLASS_ROW_LENGTH
+        z = torch.randn(cols, pl_module.z_dim, generator=g).repeat(rows, 1)  # [rows * cols, z_dim]
+        c = torch.arange(rows).repeat_interleave(cols)  # 0 0 0 ... 1 1 1 ...
+        return z.to(pl_module.device), c.to(pl_module.device), cols
 
     @torch.no_grad()
     def render(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -40,10 +50,10 @@ class Preview(L.Callback):
         path = self.dirpath / f"fakes{pl_module.nimg / 1000:010.3f}.png"
         if path.exists():  # this clock was rendered already (the last batch crossed an interval, or a resume)
             return
-        z, c = self.fixed_inputs(pl_module)
+        z, c, cols = self.fixed_inputs(pl_module)
         G_ema = pl_module.ema_generator()  # batch-norm statistics of its own
         fakes = torch.cat([G_ema(zi, ci) for zi, ci in _chunks(z, c, 256)])
-        image = trainer.datamodule.preview(fakes.float().cpu())
+        image = trainer.datamodule.preview(fakes.float().cpu(), cols=cols)
         save_image(image, path)
         log_image(trainer, "samples/fakes", image, pl_module.nimg)
 

