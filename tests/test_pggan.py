@@ -172,6 +172,11 @@ def test_gradient_penalty_at_stage_resolution_is_the_norm_wrt_the_pooled_image()
     _, D = nets()
     D.grow(8, 1.0)
     assert D.pooling == 4
+    D.grow(16, 0.0)
+    assert D.pooling == 4  # alpha 0: still the 8x8 net, so the penalty does not jump at the fade-in
+    D.grow(16, 0.5)
+    assert_close(D.pooling, 2 * 2**0.5)
+    D.grow(8, 1.0)
     real, fake = (upsample(torch.randn(4, 3, 8, 8), 4) for _ in range(2))  # images D sees at 8x8, full size
     torch.manual_seed(0)
     penalty = GradientPenalty(stage_resolution=True).penalty(D, real, fake, None)

@@ -74,9 +74,10 @@ class Growing(nn.Module):
         return self.resolutions.index(self.resolution)
 
     @property
-    def pooling(self) -> int:
-        """Full-size pixels per side of one pixel at the current stage: img_resolution // resolution."""
-        return self.img_resolution // self.resolution
+    def pooling(self) -> float:
+        """Full-size pixels per side of one pixel at the current stage: img_resolution / resolution, doubled at
+        alpha = 0 of a fade-in (the net is then the previous stage's) and interpolated geometrically in between."""
+        return self.img_resolution / self.resolution * (2.0 ** (1.0 - self.alpha) if self.fading else 1.0)
 
     @property
     def fading(self) -> bool:
