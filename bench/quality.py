@@ -46,9 +46,11 @@ def train(overrides: list[str], out: str):
     return module, datamodule, time.time() - wall, cpu_seconds() - cpu
 
 
-def toy_rows(seeds: list[int], out: str) -> list[dict]:
+def toy_rows(seeds: list[int], out: str, kinds: list[str]) -> list[dict]:
     rows = []
     for kind, modes in (("ring", 8), ("grid", 25)):
+        if kind not in kinds:
+            continue
         presets = [(f"toy_{kind}", [f"experiment=toy_{kind}"], seeds),
                    (f"vanilla {kind}", ["arch=mlp", f"dataset={kind}"], seeds[:1])]
         for name, overrides, run_seeds in presets:
@@ -145,6 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", default="toy,mnist", help="comma-separated parts: toy, mnist, cifar")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--toys", default="ring,grid", help="which 2-D mixtures: ring, grid")
     parser.add_argument("--mnist-root", default=None, help="mnist.npz for the real test digits of the reference")
     parser.add_argument("--cifar-root", default=None, help="CIFAR-10 (e.g. ../shared/data/cifar10_jpg.tar.gz)")
     parser.add_argument("--minutes", type=float, default=10.0, help="CIFAR-10 training budget per run")
@@ -155,7 +158,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs", flush=True)
     rows = []
     if "toy" in parts:
-        rows += toy_rows(args.seeds, args.out)
+        rows += toy_rows(args.seeds, args.out, args.toys.split(","))
     if "mnist" in parts:
         rows += mnist_rows(args.seeds, args.out, args.mnist_root)
     if "cifar" in parts:
