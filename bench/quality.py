@@ -46,9 +46,11 @@ def train(overrides: list[str], out: str):
     return module, datamodule, time.time() - wall, cpu_seconds() - cpu
 
 
-def toy_rows(seeds: list[int], out: str) -> list[dict]:
+def toy_rows(seeds: list[int], out: str, kinds: list[str]) -> list[dict]:
     rows = []
     for kind, modes in (("ring", 8), ("grid", 25)):
+        if kind not in kinds:
+            continue
         presets = [(f"toy_{kind}", [f"experiment=toy_{kind}"], seeds),
                    (f"vanilla {kind}", ["arch=mlp", f"dataset={kind}"], seeds[:1])]
         for name, overrides, run_seeds in presets:
@@ -66,33 +68,36 @@ def toy_rows(seeds: list[int], out: str) -> list[dict]:
 
 
 def mnist_rows(seeds: list[int], out: str, root: str | None, n: int = 5000) -> list[dict]:
+    """The default run, measured with the domain metrics it logs (conf/metrics/mnist.yaml) on n samples."""
     from gan_lightning.data.images import to_uint8
-    from gan_lightning.metrics.frechet import FID
-    from gan_lightning.metrics.mnist import class_statistics, classify, load_classifier, read_split
+    from gan_lightning.metrics import FID
+    from gan_lightning.metrics.mnist import ClassifierScore, MNISTFeatures, read_split
 
-    classifier = load_classifier()
+    features, score = MNISTFeatures(), ClassifierScore()
     test_images, _, test_source = read_split(root, "test")
 
-    def fid(a: torch.Tensor, b: torch.Tensor) -> float:
-        metric = FID(feature="mnist")
-        metric.update(a, real=True)
-        metric.update(b, real=False)
-        return metric.compute()["fid"]
+    def measure(reals: torch.Tensor, others: torch.Tensor) -> dict[str, float]:
+        fid = FID(feature="mnist")
+        score.reset()
+        for images, real in ((reals, True), (others, False)):
+            for chunk in images.split(500):
+                fid.update(features(chunk), real=real)
+                score.update(chunk, real=real)
+        return {"fid_mnist": fid.compute()["fid"], **score.compute()}
 
     rows = []
     for seed in seeds:
         overrides = [f"seed={seed}"] + ([f"dataset.root={root}"] if root else [])
         module, data, wall, cpu = train(overrides, f"{out}/mnist_{seed}")
         reals = data.data[0][torch.randperm(len(data.data[0]), generator=torch.Generator().manual_seed(seed))[:n]]
-        real_features, real_probs = classify(classifier, reals)
-        test_features, test_probs = classify(classifier, test_images[:n])
-        fake_features, fake_probs = classify(classifier, to_uint8(module.generate(n, seed=1000 + seed)))
-        reference = fid(real_features, test_features)
-        row = {"preset": "python train.py (MNIST default)", "seed": seed, "wall_s": wall, "cpu_s": cpu,
-               "fid_mnist": fid(real_features, fake_features), **class_statistics(fake_probs),
-               "reference": f"train vs test ({test_source}): fid_mnist {reference:.2f}, classifier score "
-                            f"{class_statistics(test_probs)['classifier_score']:.2f}",
-               "target": f"fid_mnist <= {5 * reference:.2f}, 10 classes, max share <= 0.15"}
+        reference = measure(reals, test_images[:n])
+        row = {"preset": "python train.py (MNIST default)", "seed": seed, "wall_s": wall, "cpu_s": cpu}
+        for tag, ema in (("", True), ("G ", False)):  # G_ema (standing BN statistics) and the raw G
+            values = measure(reals, to_uint8(module.generate(n, seed=1000 + seed, ema=ema)))
+            row.update({f"{tag}{k}": v for k, v in values.items() if not k.endswith("_real")})
+        row["reference"] = (f"train vs test ({test_source}): fid_mnist {reference['fid_mnist']:.2f}, "
+                            f"classifier score {reference['classifier_score']:.2f}")
+        row["target"] = f"fid_mnist <= {5 * reference['fid_mnist']:.2f}, 10 classes, max share <= 0.15"
         rows.append(row)
         print(format_row(row), flush=True)
     return rows
@@ -142,6 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", default="toy,mnist", help="comma-separated parts: toy, mnist, cifar")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--toys", default="ring,grid", help="which 2-D mixtures: ring, grid")
     parser.add_argument("--mnist-root", default=None, help="mnist.npz for the real test digits of the reference")
     parser.add_argument("--cifar-root", default=None, help="CIFAR-10 (e.g. ../shared/data/cifar10_jpg.tar.gz)")
     parser.add_argument("--minutes", type=float, default=10.0, help="CIFAR-10 training budget per run")
@@ -152,7 +158,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs", flush=True)
     rows = []
     if "toy" in parts:
-        rows += toy_rows(args.seeds, args.out)
+        rows += toy_rows(args.seeds, args.out, args.toys.split(","))
     if "mnist" in parts:
         rows += mnist_rows(args.seeds, args.out, args.mnist_root)
     if "cifar" in parts:

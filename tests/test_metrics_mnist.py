@@ -32,3 +32,23 @@ def test_features_have_the_documented_shape_and_are_deterministic(classifier):
 def test_a_missing_weights_file_says_how_to_make_one(tmp_path):
     with pytest.raises(ConfigError, match="python -m gan_lightning.metrics.mnist"):
         load_classifier(tmp_path / "none.pt")
+
+
+def test_classifier_score_by_hand_and_on_real_digits(classifier):
+    from gan_lightning.metrics.mnist import ClassifierScore, MNISTFeatures
+
+    metric = ClassifierScore()
+    probs = torch.tensor([[0.9, 0.1] + [0.0] * 8, [0.2, 0.8] + [0.0] * 8, [0.6, 0.4] + [0.0] * 8])
+    metric.stats.update(probs, real=False)
+    marginal = probs.mean(0)
+    kl = (probs[:, :2] * (probs[:, :2].log() - marginal[:2].log())).sum(1).mean()
+    values = metric.compute()
+    assert_close(values["classifier_score"], float(kl.exp()))
+    assert values["classes_covered"] == 2.0  # argmax: class 0 twice, class 1 once
+    assert_close(values["max_class_share"], 2 / 3)
+    images, _, _ = read_split(None, "test")
+    metric.reset()
+    metric.update(images[:400], real=True)
+    assert metric.compute()["classes_covered_real"] == 10.0 and metric.compute()["classifier_score_real"] > 7
+    assert MNISTFeatures()(images[:3]).shape == (3, 64)
+

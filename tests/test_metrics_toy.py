@@ -47,3 +47,20 @@ def test_real_samples_of_both_toy_sets_score_perfectly():
         assert stats["modes"] == k and stats["kl"] < 0.01
         # a 2-D Gaussian holds 1 - exp(-9/2) = 98.9% of its mass within 3 std: the ceiling for any G
         assert_close(stats["high_quality"], 1 - math.exp(-4.5), atol=0.006, rtol=0)
+
+
+def test_toy_runs_log_mode_coverage_of_gs_raw_points_by_default(tiny_cfg, tmp_path):
+    import json
+
+    from gan_lightning.callbacks.metrics import fake_images
+    from gan_lightning.metrics.suite import shard
+    from tests.test_module import fit
+
+    module, trainer = fit(tiny_cfg("mlp", "dataset=grid", "metrics.n_samples=100"))
+    record = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
+    data = trainer.datamodule
+    fake = fake_images(module, ema=True, seed=module.seed, points=True)  # the callback's chunks, unquantised
+    points = torch.cat([fake(start, size) for start, size in shard(100, 64, 0, 1)])
+    assert record["values"] == mode_statistics(points, data.modes, data.std)
+    assert record["provenance"]["metrics"]["modes"]["mixture"] == "grid"
+    assert trainer.callback_metrics["metrics/high_quality"] == record["values"]["high_quality"]

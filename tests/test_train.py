@@ -18,11 +18,11 @@ def options(group: str) -> list[str]:
     return sorted(p.stem for p in (REPO / "conf" / group).glob("*.yaml"))
 
 
-def experiment_arch(option: str) -> str:
-    """The arch an experiment file overrides to (its tiny widths must fit that arch)."""
+def experiment_choice(option: str, group: str, default: str) -> str:
+    """The option of `group` an experiment file overrides to (its tiny widths must fit that arch)."""
     text = (REPO / "conf" / "experiment" / f"{option}.yaml").read_text()
-    match = re.search(r"override /arch: (\w+)", text)
-    return match.group(1) if match else "dcgan"
+    match = re.search(rf"override /{group}: (\w+)", text)
+    return match.group(1) if match else default
 
 
 def train(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -35,8 +35,10 @@ def train(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 def test_every_option_composes_and_instantiates(group, option, tmp_path, tiny_dataset_roots):
     arch = option if group == "arch" else ("mlp" if option in ("ring", "grid") else "dcgan")
     if group == "experiment":
-        arch = experiment_arch(option)
-    roots = tiny_dataset_roots["folder"] if group == "experiment" else tiny_dataset_roots.get(option, [])
+        arch = experiment_choice(option, "arch", "dcgan")
+    roots = tiny_dataset_roots.get(option, [])
+    if group == "experiment" and experiment_choice(option, "dataset", "mnist") not in ("ring", "grid"):
+        roots = tiny_dataset_roots["folder"]  # experiments on image data get a tiny folder of PNGs
     overrides = tiny(arch, f"{group}={option}", *roots)
     cfg = compose(overrides, tmp_path)
     datamodule = instantiate(cfg.dataset)

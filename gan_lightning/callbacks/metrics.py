@@ -46,22 +46,24 @@ def describe_dataset(datamodule: Any) -> dict[str, Any]:
 
 
 def real_images(datamodule: Any, suite: MetricSuite) -> torch.Tensor:
-    """The datamodule's images as uint8 [N, C, H, W]; a ConfigError for data that are not images."""
-    images = datamodule.data[0]
-    suite.check_images(datamodule.channels, datamodule.resolution, getattr(datamodule, "name", "the dataset"))
-    if images.dtype != torch.uint8:
-        raise ConfigError(f"metrics need uint8 images; the dataset holds {images.dtype}; accepted: metrics=none")
-    return images
+    """The datamodule's data: uint8 images [N, C, H, W], or float points for data that are not images (toys);
+    a ConfigError when the configured metrics cannot read them."""
+    data = datamodule.data[0]
+    inputs = "images" if data.dtype == torch.uint8 else "points"
+    suite.check_inputs(inputs, datamodule.channels, datamodule.resolution, getattr(datamodule, "name", "the dataset"))
+    return data
 
 
-def fake_images(module: L.LightningModule, ema: bool, seed: int):
-    """fake(start, size): uint8 images of the chunk starting at `start`, from a seed of its own."""
+def fake_images(module: L.LightningModule, ema: bool, seed: int, points: bool = False):
+    """fake(start, size): uint8 images (or, for `points`, G's raw output) of the chunk starting at `start`,
+    from a seed of its own."""
     c_dim = getattr(module.generator, "c_dim", 0)
 
     def fake(start: int, size: int) -> torch.Tensor:
         chunk_seed = (seed * 1_000_003 + start) % (2**63 - 1)
         c = torch.randint(c_dim, (size,), generator=torch.Generator().manual_seed(chunk_seed)) if c_dim else None
-        return to_uint8(module.generate(size, c=c, seed=chunk_seed, ema=ema))
+        samples = module.generate(size, c=c, seed=chunk_seed, ema=ema)
+        return samples if points else to_uint8(samples)
 
     return fake
 
@@ -117,8 +119,9 @@ class MetricsCallback(L.Callback):
         net.eval()
         broadcast_buffers(net)
         try:
+            reals = real_images(trainer.datamodule, self.suite)
             values, provenance = self.suite.evaluate(
-                fake_images(pl_module, self.ema, self.seed), real_images(trainer.datamodule, self.suite),
+                fake_images(pl_module, self.ema, self.seed, points=reals.dtype != torch.uint8), reals,
                 describe_dataset(trainer.datamodule), pl_module.device, trainer.global_rank, trainer.world_size)
         finally:
             net.train(was_training)

@@ -9,6 +9,7 @@ from PIL import Image
 from gan_lightning.data.base import InMemoryDataModule
 from gan_lightning.data.sampler import check_int
 from gan_lightning.errors import check_choice
+from gan_lightning.metrics.toy import mode_statistics
 
 # kind -> (unscaled mode centres [K, 2], std, scale that maps the points into [-1, 1])
 KINDS = {
@@ -82,6 +83,9 @@ class ToyDataModule(InMemoryDataModule):
             axes.scatter(real_points[:, 0], real_points[:, 1], s=2, c="darkgray", label="real", zorder=2)
             axes.scatter(points[:, 0], points[:, 1], s=2, c="tab:blue", alpha=0.6, label="generated", zorder=3)
         axes.set(xlim=(-1.1, 1.1), ylim=(-1.1, 1.1), aspect="equal")
+        stats = mode_statistics(points, self.modes, self.std, min_count=max(1, round(20 * len(points) / 2500)))
+        axes.set_xlabel(f"{len(points)} points: {stats['modes']:.0f}/{len(self.modes)} modes, "
+                        f"{100 * stats['high_quality']:.1f}% high quality, KL {stats['kl']:.3f}", fontsize=8)
         axes.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=3, fontsize=7, frameon=False)
         figure.tight_layout()
         canvas.draw()

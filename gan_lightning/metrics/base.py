@@ -20,6 +20,7 @@ class Metric:
 
     name: str = "metric"
     needs_real: bool = True
+    inputs: str = "images"  # "images": uint8 [N, C, H, W]; "points": G's raw output, for non-image data (2-D toys)
     unavailable: str | None = None  # a one-line reason when this metric cannot run here
 
     def __init__(self, feature: str | None = None) -> None:

@@ -17,6 +17,7 @@ import hashlib
 import io
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,6 +25,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gan_lightning.errors import ConfigError
+from gan_lightning.metrics.base import Metric, StateMetric
+from gan_lightning.metrics.features import FeatureNet
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "mnist_classifier.pt"
 
@@ -75,25 +78,6 @@ def load_classifier(path: str | Path | None = None, device: str | torch.device =
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     model.weights_hash = hashlib.sha256(data).hexdigest()
     return model.eval().requires_grad_(False).to(device)
-
-
-@torch.no_grad()
-def classify(model: MNISTClassifier, images: Tensor, batch: int = 500) -> tuple[Tensor, Tensor]:
-    """Penultimate features [N, 64] and class probabilities [N, 10] of images [N, 1, H, W]."""
-    features = torch.cat([model.features(images[i : i + batch]) for i in range(0, len(images), batch)])
-    return features, model.head(features).softmax(dim=1)
-
-
-def class_statistics(probs: Tensor, min_share: float = 0.5) -> dict[str, float]:
-    """Classifier score exp(E_x KL(p(y|x) || p(y))) (Salimans et al.'s IS formula on this classifier, so named
-    `classifier_score`, not IS), the share of the most frequent predicted class, and the classes covered:
-    those predicted for at least `min_share` times the uniform share (5% of samples for 10 classes)."""
-    probs = probs.double()
-    marginal = probs.mean(0)
-    kl = (probs * (probs.clamp_min(1e-12).log() - marginal.clamp_min(1e-12).log())).sum(1).mean()
-    shares = torch.bincount(probs.argmax(1), minlength=probs.shape[1]).double() / len(probs)
-    return {"classifier_score": float(kl.exp()), "max_class_share": float(shares.max()),
-            "classes_covered": float((shares >= min_share / probs.shape[1]).sum())}
 
 
 def read_split(root: str | None, split: str) -> tuple[Tensor, Tensor, str]:
@@ -172,3 +156,90 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+class MNISTFeatures(FeatureNet):
+    """The classifier's 64-d penultimate features as a feature network: domain FID/KID on MNIST."""
+
+    name = "mnist-classifier"
+    dim = MNISTClassifier.num_features
+    preprocess = "uint8 -> [-1, 1], channel mean, bilinear resize to 32x32"
+
+    def __init__(self, weights: str | None = None) -> None:
+        super().__init__()
+        self.net = load_classifier(weights)
+        self.weights_hash = self.net.weights_hash
+
+    @torch.no_grad()
+    def forward(self, images: Tensor) -> Tensor:
+        return self.net.features(images)  # [N, 64]
+
+
+class ClassStatistics(StateMetric):
+    """Streaming sums for the classifier score and class histogram of real and fake images (summed over ranks)."""
+
+    full_state_update = False
+
+    def __init__(self, classes: int = 10) -> None:
+        super().__init__(sync_on_compute=True)
+        for kind in ("real", "fake"):
+            self.add_state(f"{kind}_plogp", default=torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
+            self.add_state(f"{kind}_p", default=torch.zeros(classes, dtype=torch.float64), dist_reduce_fx="sum")
+            self.add_state(f"{kind}_hist", default=torch.zeros(classes, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, probs: Tensor, real: bool) -> None:
+        kind = "real" if real else "fake"
+        probs = probs.double()
+        setattr(self, f"{kind}_plogp", getattr(self, f"{kind}_plogp") + (probs * probs.clamp_min(1e-12).log()).sum())
+        setattr(self, f"{kind}_p", getattr(self, f"{kind}_p") + probs.sum(0))
+        hist = torch.bincount(probs.argmax(1), minlength=probs.shape[1]).double()
+        setattr(self, f"{kind}_hist", getattr(self, f"{kind}_hist") + hist)
+
+    def compute(self) -> dict[str, dict[str, float]]:
+        out = {}
+        for kind in ("real", "fake"):
+            count = getattr(self, f"{kind}_hist").sum()
+            if count == 0:
+                continue
+            marginal = getattr(self, f"{kind}_p") / count
+            # E_x KL(p(y|x) || p(y)) = E_x sum p log p - sum p(y) log p(y)
+            kl = getattr(self, f"{kind}_plogp") / count - (marginal * marginal.clamp_min(1e-12).log()).sum()
+            shares = getattr(self, f"{kind}_hist") / count
+            out[kind] = {"score": float(kl.exp()), "shares": shares}
+        return out
+
+
+class ClassifierScore(Metric):
+    """The classifier score exp(E KL(p(y|x) || p(y))) of the MNIST classifier (the IS formula on a domain
+    classifier, named as such), the number of classes covered and the largest class share; `*_real` are the
+    same numbers on the real images, i.e. what a perfect generator would get."""
+
+    name = "classifier_score"
+
+    def __init__(self, weights: str | None = None, min_share: float = 0.5) -> None:
+        super().__init__(feature=None)
+        self.classifier = load_classifier(weights)
+        self.min_share = min_share
+        self.stats = ClassStatistics(10)
+
+    def to(self, device: torch.device | str) -> "ClassifierScore":
+        self.classifier.to(device)
+        return super().to(device)
+
+    @torch.no_grad()
+    def update(self, x: Tensor, real: bool) -> None:
+        self.stats.update(self.classifier(x).softmax(dim=1), real)
+
+    def compute(self) -> dict[str, float]:
+        values = {}
+        for kind, stats in self.stats.compute().items():
+            suffix = "_real" if kind == "real" else ""
+            shares = stats["shares"]
+            values[f"classifier_score{suffix}"] = stats["score"]
+            values[f"classes_covered{suffix}"] = float((shares >= self.min_share / len(shares)).sum())
+            values[f"max_class_share{suffix}"] = float(shares.max())
+        return values
+
+    def settings(self) -> dict[str, Any]:
+        return {"network": MNISTFeatures.name, "weights_sha256": self.classifier.weights_hash,
+                "covered": f"predicted for >= {self.min_share:g} x the uniform share"}

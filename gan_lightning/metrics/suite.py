@@ -149,9 +149,14 @@ class MetricSuite:
                         for name, m in self.metrics.items()},
         }
 
-    def check_images(self, channels: int, resolution: int, what: str) -> None:
-        """Raise ConfigError unless the data are images the metrics can read (1 or 3 channels)."""
-        if self.metrics and (channels not in (1, 3) or resolution < 8):
+    def check_inputs(self, inputs: str, channels: int, resolution: int, what: str) -> None:
+        """Raise ConfigError unless every metric reads this kind of data: 'images' (1 or 3 channels) or 'points'."""
+        wrong = [name for name, m in self.metrics.items() if m.inputs != inputs]
+        if wrong:
+            accepted = "metrics that read 2-D points (metrics=modes)" if inputs == "points" else "image metrics"
+            raise ConfigError(f"metrics={', '.join(wrong)} cannot read {what}, whose samples are {inputs} "
+                              f"({channels} channels at {resolution}x{resolution}); accepted: {accepted}, or metrics=none")
+        if inputs == "images" and self.metrics and (channels not in (1, 3) or resolution < 8):
             raise ConfigError(f"metrics={', '.join(self.metrics)} need images with 1 or 3 channels; {what} has "
                               f"{channels} channels at {resolution}x{resolution}; accepted: metrics=none")
 
