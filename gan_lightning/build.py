@@ -184,7 +184,9 @@ def _fit(cfg: DictConfig) -> float | None:
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     if trainer.is_global_zero:
         how = "interrupted" if trainer.interrupted else "done"
-        log.info("%s: %.3f kimg, %d G steps in %.0f s; samples, checkpoints and logs in %s",
-                 how, module.nimg / 1000, module.g_steps, time.monotonic() - start, output_dir)
+        measured = [text for cb in trainer.callbacks if (text := getattr(cb, "final_summary", lambda: "")())]
+        log.info("%s: %.3f kimg, %d G steps in %.0f s; %ssamples, checkpoints and logs in %s",
+                 how, module.nimg / 1000, module.g_steps, time.monotonic() - start,
+                 "".join(f"{text}; " for text in measured), output_dir)
     metric = trainer.callback_metrics.get(cfg.get("optimized_metric") or "")
     return None if metric is None else float(metric)

@@ -56,6 +56,7 @@ def test_a_run_its_folder_its_loggers_and_its_resume(tmp_path):
     assert lines[0].startswith("run: arch=mlp loss=ns regularizer=none dataset=ring") and "1 kimg" in lines[0]
     assert lines[1] == f"output: {run_dir}"
     assert lines[-1].startswith(f"done: 0.040 kimg, 5 G steps in") and str(run_dir) in lines[-1]
+    assert "G_ema at 0.04 kimg: modes" in lines[-1]  # the toy default metrics, in the final line
     bar = [line for line in lines if line.lstrip("\r").startswith("train:")]
     assert len(lines) - len(bar) == 3 and "5/5" in bar[-1] and "kimg=0.04" in bar[-1]  # ends where max_steps does
 
@@ -73,8 +74,10 @@ def test_a_run_its_folder_its_loggers_and_its_resume(tmp_path):
     assert samples == ["fakes000000.000.png", "fakes000000.016.png", "fakes000000.032.png", "fakes000000.040.png"]
 
     # scalars and images on one x-axis (images seen), each image once, no junk scalars
-    assert [int(r["step"]) for r in rows(run_dir)] == [16, 32, 40]
-    assert [float(r["progress/kimg"]) for r in rows(run_dir)] == [0.016, 0.032, 0.04]
+    losses = [r for r in rows(run_dir) if r["loss/d"]]
+    assert [int(r["step"]) for r in losses] == [16, 32, 40]
+    assert [float(r["progress/kimg"]) for r in losses] == [0.016, 0.032, 0.04]
+    assert [int(r["step"]) for r in rows(run_dir) if r["metrics/modes"]] == [40]  # the toy default metric, at the end
     scalars, images = scalar_and_image_steps(run_dir)
     assert scalars["loss/d"] == scalars["loss/g"] == [16, 32, 40]
     assert images == {"samples/reals": [0], "samples/fakes": [0, 16, 32, 40]}
@@ -94,7 +97,8 @@ def test_a_run_its_folder_its_loggers_and_its_resume(tmp_path):
     config = OmegaConf.load(run_dir / "config.yaml")
     assert config.total_kimg == config.module.total_kimg == 0.08 and config.z_dim == 16
     assert config.arch.generator._target_ == "gan_lightning.nets.mlp.Generator"
-    assert [int(r["step"]) for r in rows(run_dir)] == [16, 32, 40, 48, 64, 80]
+    assert [int(r["step"]) for r in rows(run_dir) if r["loss/d"]] == [16, 32, 40, 48, 64, 80]
+    assert [int(r["step"]) for r in rows(run_dir) if r["metrics/modes"]] == [40, 80]
     scalars, images = scalar_and_image_steps(run_dir)
     assert scalars["loss/d"] == [16, 32, 40, 48, 64, 80]
     assert images["samples/fakes"] == [0, 16, 32, 40, 48, 64, 80] and images["samples/reals"] == [0]
@@ -108,7 +112,7 @@ def test_a_run_its_folder_its_loggers_and_its_resume(tmp_path):
     before = ckpt.read_bytes()
     done = train([f"ckpt_path={ckpt}"], tmp_path)
     assert done.returncode == 0 and "finished already: 0.080 kimg" in done.stdout
-    assert ckpt.read_bytes() == before and len(rows(run_dir)) == 6
+    assert ckpt.read_bytes() == before and len(rows(run_dir)) == 8  # 6 loss rows, 2 metric rows: nothing added
 
 
 def test_resume_config_applies_allowed_overrides_and_refuses_the_rest(tmp_path):

@@ -26,6 +26,7 @@ from gan_lightning.metrics.suite import MetricSuite
 from gan_lightning.schedule import crossed
 
 log = logging.getLogger(__name__)
+record = logging.getLogger("gan_lightning.record")  # train.log only: the console keeps to its four lines
 
 
 def log_metrics(trainer: L.Trainer, values: dict[str, float], nimg: int) -> None:
@@ -74,6 +75,12 @@ def broadcast_buffers(net: torch.nn.Module) -> None:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         for buffer in net.buffers():
             torch.distributed.broadcast(buffer, src=0)
+
+
+def shown_values(values: dict[str, float]) -> str:
+    """'fid 12.3, kid 0.004': the headline keys (no per-level, std or real-data keys)."""
+    keys = [k for k in values if "/" not in k and not k.endswith(("_std", "_real"))]
+    return ", ".join(f"{k} {values[k]:.4g}" for k in keys)
 
 
 class MetricsCallback(L.Callback):
@@ -131,9 +138,8 @@ class MetricsCallback(L.Callback):
         log_metrics(trainer, values, pl_module.nimg)
         improved = self.update_best(values, kimg)
         if trainer.is_global_zero:
-            shown = ", ".join(f"{k} {v:.4g}" for k, v in values.items() if "/" not in k and not k.endswith("_std"))
-            log.info("metrics at %.1f kimg (%s): %s%s", kimg, self.provenance["generator"], shown,
-                     " (best so far)" if improved else "")
+            record.info("metrics at %.1f kimg (%s): %s%s", kimg, self.provenance["generator"], shown_values(values),
+                        " (best so far)" if improved else "")
             if len(self.history) == 1:  # say once per run why a metric gives no number
                 for reason in (m.unavailable for m in self.suite.metrics.values() if m.unavailable):
                     log.warning(reason)
@@ -141,6 +147,13 @@ class MetricsCallback(L.Callback):
         if improved:
             trainer.save_checkpoint(self.dirpath / "best.ckpt", weights_only=False)
         return values
+
+    def final_summary(self) -> str:
+        """The last evaluation in a few words, for the run's final line ('' before any)."""
+        if not self.history:
+            return ""
+        last = self.history[-1]
+        return f"{self.provenance.get('generator', 'G_ema')} at {last['kimg']:g} kimg: {shown_values(last['values'])}"
 
     def update_best(self, values: dict[str, float], kimg: float) -> bool:
         """Whether `values` improve the best `self.best` so far (and remember it)."""
