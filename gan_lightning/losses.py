@@ -5,13 +5,17 @@ generator, both returning a scalar to minimise. Logits are raw D outputs `[N]`. 
 term needs D's opinion of real images (the relativistic ones) set `uses_real_in_g = True`, so the module
 evaluates D on reals in the G step only for them.
 
+A loss with training state (BEGAN's equilibrium variable k_t) keeps it in registered buffers, so it is
+checkpointed and moved with the module, and updates it in `after_d_step(real_logits, fake_logits)`, which
+the module calls after every D update with that step's detached outputs; the hook returns scalars to log.
+
 PGGAN's drift term `drift * E[D(x)^2]` (Karras et al. 2018, sec. A.1) is an option of every loss.
 """
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gan_lightning.errors import check_choice
+from gan_lightning.errors import ConfigError, check_choice
 
 
 class GANLoss(nn.Module):
@@ -34,11 +38,22 @@ class GANLoss(nn.Module):
         """Generator loss to minimise; `real_logits` is given only when `uses_real_in_g`."""
         return self.g_loss(fake_logits, real_logits)
 
+    @torch.no_grad()
+    def after_d_step(self, real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
+        """Update training state from the D step's outputs; returns scalars to log (none for stateless losses)."""
+        return {}
+
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         raise NotImplementedError
 
     def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None) -> Tensor:
         raise NotImplementedError
+
+
+def check_range(name: str, value: float, low: float, high: float) -> None:
+    """Raise ConfigError unless low <= value <= high."""
+    if not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ConfigError(f"{name}={value!r} is not supported; accepted: a number in [{low:g}, {high:g}]")
 
 
 class Minimax(GANLoss):
@@ -139,3 +154,35 @@ class RelativisticAverage(GANLoss):
     def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None) -> Tensor:
         return self._pair(fake_logits, real_logits)
 
+
+
+class BEGAN(GANLoss):
+    """BEGAN (Berthelot et al. 2017, eq. 4): D's outputs are reconstruction errors L(x) >= 0, not logits.
+
+    D minimises L(real) - k_t * L(fake), G minimises L(fake); after each D step
+    k_{t+1} = clip(k_t + lambda_k * (gamma * L(real) - L(fake)), 0, 1). The convergence measure
+    M = L(real) + |gamma * L(real) - L(fake)| (sec. 3.4.1) is logged with k_t.
+    """
+
+    def __init__(self, gamma: float = 0.5, lambda_k: float = 0.001, k_init: float = 0.0) -> None:
+        super().__init__(drift=0.0)
+        check_range("loss.gamma", gamma, 0.0, 1.0)
+        check_range("loss.k_init", k_init, 0.0, 1.0)
+        if not isinstance(lambda_k, (int, float)) or lambda_k < 0:
+            raise ConfigError(f"loss.lambda_k={lambda_k!r} is not supported; accepted: a number >= 0")
+        self.gamma, self.lambda_k = gamma, lambda_k
+        self.register_buffer("k", torch.tensor(float(k_init)))  # k_t: checkpointed with the module
+
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return real_logits.mean() - self.k * fake_logits.mean()
+
+    def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None) -> Tensor:
+        return fake_logits.mean()
+
+    @torch.no_grad()
+    def after_d_step(self, real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
+        """k_t moves towards the equilibrium E[L(fake)] = gamma * E[L(real)]; returns k_t and M."""
+        real, fake = real_logits.float().mean(), fake_logits.float().mean()
+        balance = self.gamma * real - fake
+        self.k.copy_((self.k + self.lambda_k * balance).clamp(0.0, 1.0))
+        return {"equilibrium/k": self.k.clone(), "equilibrium/convergence": real + balance.abs()}

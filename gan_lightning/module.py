@@ -164,6 +164,8 @@ class GAN(L.LightningModule):
             loss = loss + penalty
             logs[f"reg/{self.regularizer.name}"] = penalty.detach()
         self.d_update(opt, loss)
+        # stateful losses update their state (BEGAN's k_t) from this step's outputs
+        logs.update(self.loss.after_d_step(real_logits.detach(), fake_logits.detach()))
         if due and self.regularizer.lazy:
             penalty = self.regularizer(self.discriminator, real, fake, c)
             self.d_update(opt, penalty)

@@ -38,6 +38,7 @@ ARCH_TINY = {
     "stylegan": ["arch.generator.w_dim=16", "arch.generator.channels=8", "arch.generator.max_channels=16",
                  "arch.discriminator.channels=8", "arch.discriminator.max_channels=16"],
 }
+ARCH_TINY["began"] = ["arch.generator.channels=8", "arch.discriminator.channels=8", "arch.discriminator.h_dim=8"]
 ARCH_TINY["selfmod"] += ["arch.generator.hidden=4"]
 ARCH_TINY["biggan"] += ["arch.generator.shared_dim=8"]
 
