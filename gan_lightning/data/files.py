@@ -131,7 +131,9 @@ def decode_images(
     """Decode `names` and apply `fit` to each; returns uint8 [N, C, H, W] in the order of `names`."""
     position = {name: i for i, name in enumerate(names)}
     arrays: list[np.ndarray | None] = [None] * len(names)
-    log.info("decoding %d images from %s", len(names), files.path)
+    # said for whole datasets, not for each batch a streaming dataset decodes
+    log.log(logging.INFO if len(names) >= LOG_EVERY // 10 else logging.DEBUG, "decoding %d images from %s",
+            len(names), files.path)
     for count, (name, data) in enumerate(files.read(names), start=1):
         try:
             with Image.open(io.BytesIO(data)) as img:
