@@ -66,4 +66,6 @@ def tiny_dataset_roots(tmp_path) -> dict[str, list[str]]:
         for i in range(2):
             pixels = np.random.default_rng(i).integers(0, 255, (32, 32, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(root / "train" / label / f"{i}.png")
-    return {"cifar10": [f"dataset.root={root}"], "folder": [f"dataset.root={root}", "dataset.resolution=32"]}
+    folder = [f"dataset.root={root}", "dataset.resolution=32"]
+    return {"cifar10": [f"dataset.root={root}"], "folder": folder, "celeba": folder, "celeba_hq": folder,
+            "lsun": [f"dataset.root={tmp_path / 'lsun'}", "dataset.resolution=32"]}  # not read: only built
