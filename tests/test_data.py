@@ -375,10 +375,10 @@ def test_trainer_resumes_the_data_order(mnist):
         torch.testing.assert_close(x, mnist.data[0][sampler.batch(t)].float() / 127.5 - 1)
 
 
-@pytest.mark.parametrize("option", ["mnist", "cifar10", "folder", "ring", "grid"])
+@pytest.mark.parametrize("option", ["mnist", "cifar10", "folder", "lsun", "celeba", "celeba_hq", "ring", "grid"])
 def test_dataset_configs_instantiate(option, tmp_path):
     overrides = [f"dataset={option}", "batch_size=8", f"paths.data_dir={tmp_path}"]
-    if option == "folder":
+    if option in ("folder", "lsun", "celeba", "celeba_hq"):
         with pytest.raises(MissingMandatoryValue, match="dataset.root"):
             instantiate(compose(overrides).dataset)
         overrides.append(f"dataset.root={tmp_path}")
