@@ -57,7 +57,10 @@ class LazyImages:
         """Decode the images at `index` (an int gives [C, H, W], anything else [n, C, H, W])."""
         if isinstance(index, int):
             return self[[index]][0]
-        positions = torch.arange(len(self))[index].reshape(-1).tolist()
+        if isinstance(index, slice):
+            positions = list(range(*index.indices(len(self))))
+        else:  # a tensor or list of positions (no arange over a dataset of millions per batch)
+            positions = [p % len(self) for p in torch.as_tensor(index, dtype=torch.int64).reshape(-1).tolist()]
         unique = sorted(set(positions))  # a batch may repeat an image when it wraps an epoch
         if not unique:
             return torch.empty((0, *self.shape[1:]), dtype=torch.uint8)
