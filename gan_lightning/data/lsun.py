@@ -105,6 +105,7 @@ class LSUNDataModule(InMemoryDataModule):
         self.source = f"{path} ({self.storage})"
         r, c = self.resolution, self.channels
         images = LazyImages(records, records.names, partial(fit_image, resolution=r, channels=c), (c, r, r))
-        description = lambda: {"dataset": "lsun", "source": source_identity(path), "items": len(images),  # noqa: E731
+        data_file = path / "data.mdb" if path.is_dir() else path  # not lock.mdb, which readers may touch
+        description = lambda: {"dataset": "lsun", "source": source_identity(data_file), "items": len(images),  # noqa: E731
                                "resolution": r, "channels": c}
         return serve(images, self.storage, self.cache_dir, "lsun", description), None
