@@ -61,11 +61,11 @@ def expected(images: list[Image.Image], resolution: int) -> torch.Tensor:
 def test_lsun_streams_center_crops_and_resizes(bedrooms):
     root, images = bedrooms
     dm = LSUNDataModule(root=str(root), resolution=8)
+    assert dm.describe() == f"LSUN bedroom_train: 6 images from {root} (stream), 8x8x3"  # loads on first use
     data = dm.data[0]
     assert isinstance(data, LazyImages) and data.shape == (6, 3, 8, 8) and dm.num_classes == 0
     assert torch.equal(data[:], expected(images, 8))
     assert torch.equal(data[torch.tensor([5, 1, 5])], expected([images[5], images[1], images[5]], 8))
-    assert dm.describe() == f"LSUN bedroom_train: 6 images from {root} (stream), 8x8x3"
     assert LSUNDataModule(root=str(root), resolution=8, max_items=2).num_items == 2
 
 

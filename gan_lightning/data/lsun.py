@@ -94,6 +94,7 @@ class LSUNDataModule(InMemoryDataModule):
         if max_items is not None:
             check_int("dataset.max_items", max_items, 1)
         self.root, self.storage, self.cache_dir, self.max_items = root, storage, cache_dir, max_items
+        self.name = f"LSUN {Path(root).expanduser().name.removesuffix('_lmdb')}"  # e.g. "LSUN bedroom_train"
 
     def load(self) -> tuple[torch.Tensor | LazyImages, None]:
         """The images as `storage` says; LSUN has no labels."""
@@ -101,7 +102,6 @@ class LSUNDataModule(InMemoryDataModule):
         records = LmdbRecords(path, limit=self.max_items)
         if not len(records.keys):
             raise ConfigError(f"dataset.root={self.root!r} holds no records; accepted: {LAYOUT}")
-        self.name = f"LSUN {path.name.removesuffix('_lmdb')}"
         self.source = f"{path} ({self.storage})"
         r, c = self.resolution, self.channels
         images = LazyImages(records, records.names, partial(fit_image, resolution=r, channels=c), (c, r, r))
