@@ -159,3 +159,13 @@ def test_resume_in_the_middle_of_a_scale_equals_an_uninterrupted_run(tmp_path):
         for index in a["state"]:
             for name in a["state"][index]:
                 assert torch.equal(a["state"][index][name], b["state"][index][name]), (index, name)
+
+
+def test_train_py_ends_with_one_line_for_an_unreadable_image(tmp_path):
+    from tests.test_train import train
+
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    result = train(["experiment=singan", f"dataset.path={bad}", f"hydra.run.dir={tmp_path / 'run'}"], tmp_path)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert f"error: dataset.path='{bad}' is not a readable image (UnidentifiedImageError" in result.stderr
