@@ -98,6 +98,9 @@ def image_size(path: str | None, max_size: int) -> list[int]:
     """[height, width] of the image at `path` with its long side at most `max_size` (the header is read)."""
     from gan_lightning.data.single_image import image_size as size  # imported late: `--help` needs no torch
 
+    if path == "NO_PATH":  # conf/arch/singan.yaml's stand-in for a dataset without `path`
+        raise ConfigError("arch=singan needs dataset=single_image; accepted: dataset=single_image "
+                          "[dataset.path=/path/to/photo.jpg], or experiment=singan")
     return size(path, max_size)
 
 
