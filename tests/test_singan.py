@@ -4,6 +4,7 @@ import csv
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 from PIL import Image
 from torch.testing import assert_close
 
@@ -22,6 +23,7 @@ def test_pyramid_sizes_run_from_min_size_to_the_image_by_a_factor_of_at_least_0_
     assert sizes == [(round(86 * r ** (5 - k)), round(128 * r ** (5 - k))) for k in range(6)]
     assert sizes[0] == (25, 37) and sizes[-1] == (86, 128) and 0.75 <= r < 0.8
     assert pyramid_sizes([30, 25]) == [(30, 25)]  # the image is the coarsest scale already
+    assert pyramid_sizes(OmegaConf.create([86, 128])) == sizes  # as a checkpoint's config gives it
     assert scale_widths(9, 32, 128, 4) == [32] * 4 + [64] * 4 + [128]
 
 
@@ -123,8 +125,8 @@ def logged(path, key: str) -> list[float]:
 
 
 # 4 scales of 4 iterations (16 images, batch_size 1)
-SINGAN = tiny("singan", "experiment=singan", "batch_size=1", "total_kimg=0.016", "callbacks.singan.kimg_per_scale=0.004",
-              "callbacks.checkpoint.every_kimg=0", "callbacks.log.every_kimg=0.001",
+SINGAN = tiny("singan", "experiment=singan", "batch_size=1", "total_kimg=0.016",
+              "callbacks.singan.kimg_per_scale=0.004", "callbacks.checkpoint.every_kimg=0", "callbacks.log.every_kimg=0.001",
               "callbacks.singan_samples.num_samples=4", "callbacks.singan.lr_decay_at=0.5")
 
 

@@ -1,11 +1,11 @@
 """SinGAN's coarse-to-fine schedule on the images-seen clock, and its samples after training.
 
-`ScaleSchedule`: each scale trains for `kimg_per_scale` (the last one to the end of the run); the scale and the lr (Adam's rate, times
-`lr_decay` from `lr_decay_at` of each scale on, as the official code's MultiStepLR at 1600 of 2000 steps) are
-pure functions of `nimg`. Before every batch it calls `grow(scale, real)` on each child net that has it (the
-nets copy weights and set the noise amplitude once, when they enter a scale, and keep the scale in their state
-dict, so a resumed run does not do it twice) and shrinks the reals to the scale (the datamodule's
-`real_transform` hook, as progressive growing does).
+`ScaleSchedule`: each scale trains for `kimg_per_scale` (the last one to the end of the run); the scale and
+the lr (Adam's rate, times `lr_decay` from `lr_decay_at` of each scale on, as the official code's MultiStepLR
+at 1600 of 2000 steps) are pure functions of `nimg`. Before every batch it calls `grow(scale, real)` on each
+child net that has it (the nets copy weights and set the noise amplitude once, when they enter a scale, and
+keep the scale in their state dict, so a resumed run does not do it twice) and shrinks the reals to the
+scale (the datamodule's `real_transform` hook, as progressive growing does).
 `PyramidSamples`: at the end, random samples at the image's size and at other aspect ratios, the
 reconstruction, and one picture with the training image beside them.
 """

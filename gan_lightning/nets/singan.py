@@ -18,6 +18,7 @@ Every scale is built up front; `grow(scale, real)` picks the scale, so checkpoin
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -27,18 +28,18 @@ from gan_lightning.errors import ConfigError
 from gan_lightning.layers import check_unconditional
 
 
-def pyramid_sizes(img_size: tuple[int, int] | list[int], min_size: int = 25,
+def pyramid_sizes(img_size: Sequence[int], min_size: int = 25,
                   scale_factor: float = 0.75) -> list[tuple[int, int]]:
     """(height, width) of every scale, coarse to fine: the short side goes from `min_size` to the image's
     in steps of r >= scale_factor (the number of steps rounded up, r adjusted to land exactly)."""
-    if (not isinstance(img_size, (list, tuple)) or len(img_size) != 2
-            or not all(isinstance(s, int) and s > 0 for s in img_size)):
+    if (not isinstance(img_size, Sequence) or isinstance(img_size, str) or len(img_size) != 2
+            or not all(isinstance(s, int) and s > 0 for s in img_size)):  # a list, tuple or a config's ListConfig
         raise ConfigError(f"arch.img_size={img_size!r} is not supported; accepted: [height, width], two integers > 0")
     if not isinstance(min_size, int) or min_size < 3:
         raise ConfigError(f"arch.min_size={min_size!r} is not supported; accepted: an integer >= 3")
     if not isinstance(scale_factor, (int, float)) or not 0.3 <= scale_factor < 1:
         raise ConfigError(f"arch.scale_factor={scale_factor!r} is not supported; accepted: 0.3 <= scale_factor < 1")
-    height, width = img_size
+    height, width = int(img_size[0]), int(img_size[1])
     short = min(height, width)
     if short < min_size:
         raise ConfigError(f"arch.min_size={min_size!r} is larger than the image's short side ({short} px of "
