@@ -6,6 +6,7 @@ The resolvers are registered when this module is imported (train.py imports it b
   Hydra's record of the first launch is never overwritten.
 - `gan.sweep_subdir`: multirun folders named `<num>_<swept overrides>`, short and safe for any filesystem.
 - `gan.run_id`: a random id, resolved once into the run's config (a resumed wandb run keeps it).
+- `gan.mixed_precision`: `bf16-mixed` where the CUDA GPU (or a machine without one) supports bf16, else `16-mixed`.
 """
 import logging
 import re
@@ -64,12 +65,22 @@ class DropAdverts(logging.Filter):
         return "litlogger" not in record.getMessage()
 
 
+def mixed_precision() -> str:
+    """The trainer precision for mixed-precision training on this machine's GPU."""
+    import torch
+
+    if torch.cuda.is_available() and not torch.cuda.is_bf16_supported(including_emulation=False):
+        return "16-mixed"
+    return "bf16-mixed"
+
+
 def _register() -> None:
     resolvers = {
         "gan.run_dir": checkpoint_run_dir,
         "gan.hydra_subdir": hydra_subdir,
         "gan.sweep_subdir": sweep_subdir,
         "gan.run_id": lambda: secrets.token_hex(4),
+        "gan.mixed_precision": mixed_precision,
     }
     for name, resolver in resolvers.items():
         if not OmegaConf.has_resolver(name):  # cached: a run's id or folder is drawn once

@@ -147,6 +147,10 @@ class GAN(L.LightningModule):
         d_optimizer = self.regularizer.adjust_optimizer(self.d_optimizer(self.discriminator.parameters()))
         return [self.g_optimizer(self.generator.parameters()), d_optimizer]
 
+    def on_fit_start(self) -> None:
+        # fp16 (trainer.precision=16-mixed): penalties on D's input gradient scale it as the loss is scaled
+        self.regularizer.scaler = getattr(self.trainer.precision_plugin, "scaler", None)
+
     def training_step(self, batch: tuple[Tensor, Tensor | None], batch_idx: int) -> None:
         real, c = batch  # [N, C, H, W] in [-1, 1]; c: [N] int64 or None
         seed_rngs(batch_seed(self.seed, self.batches, self.global_rank), real.device)
