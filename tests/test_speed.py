@@ -93,8 +93,15 @@ def test_trainer_gpu_asks_for_mixed_precision(tiny_cfg):
 
 
 def test_the_training_step_seeds_no_lazy_backend(tiny_cfg, monkeypatch):
+    from gan_lightning.build import build
+    from gan_lightning.module import seed_rngs
+
+    datamodule, module, trainer = build(tiny_cfg("mlp", "dataset=ring", "total_kimg=0.016", "metrics=none",
+                                                 "~callbacks.preview"))  # previews seed a forked RNG: not per batch
     calls = []
     monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: calls.append(seed))
     monkeypatch.setattr(torch.cuda, "manual_seed", lambda seed: calls.append(seed))
-    fit(tiny_cfg("mlp", "dataset=ring", "total_kimg=0.016"))
-    assert calls == []  # torch.manual_seed would queue CUDA (and XPU, MTIA) seeding with a stack capture per batch
+    seed_rngs(5, torch.device("cpu"))
+    assert torch.initial_seed() == 5
+    trainer.fit(module, datamodule=datamodule)
+    assert module.batches == 2 and calls == []  # torch.manual_seed would queue CUDA seeding (a stack capture) per batch
