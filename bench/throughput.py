@@ -138,7 +138,7 @@ class Bare:
             with torch.no_grad():
                 real_logits = D(real, c)
         loss = self.loss.g(fake_logits, real_logits)
-        penalty = self.reg.generator_penalty(self.G)
+        penalty = self.reg.generator_penalty(self.G, real, c)
         if penalty is not None:
             loss = loss + penalty
         self.opt_g.zero_grad(set_to_none=True)
