@@ -36,6 +36,7 @@ def build_module(cfg: DictConfig) -> L.LightningModule:
         regularizer=instantiate(cfg.regularizer),
         g_optimizer=check_partial(instantiate(cfg.optimizer.generator), "optimizer.generator"),
         d_optimizer=check_partial(instantiate(cfg.optimizer.discriminator), "optimizer.discriminator"),
+        augment=instantiate(cfg.augment) if cfg.get("augment") else None,  # configs older than augment= have none
     )
 
 
@@ -99,7 +100,8 @@ def run_length(cfg: DictConfig) -> str:
 def summary(cfg: DictConfig, datamodule: L.LightningDataModule, module: L.LightningModule) -> str:
     """One line: the chosen options, the data, the size of the nets and the run length."""
     choices = cfg.get("choices") or (HydraConfig.get().runtime.choices if HydraConfig.initialized() else {})
-    picked = " ".join(f"{g}={choices[g]}" for g in ("arch", "loss", "regularizer", "dataset") if g in choices)
+    picked = " ".join(f"{g}={choices[g]}" for g in ("arch", "loss", "regularizer", "augment", "dataset")
+                      if g in choices and (g != "augment" or choices[g] != "none"))
     sizes = ", ".join(f"{name} {sum(p.numel() for p in getattr(module, name).parameters()) / 1e6:.2f}M params"
                       for name in ("generator", "discriminator"))
     return f"{picked} | {datamodule.describe()} | {sizes} | {run_length(cfg)}, n_critic {cfg.n_critic}"

@@ -6,6 +6,7 @@ The resolvers are registered when this module is imported (train.py imports it b
   Hydra's record of the first launch is never overwritten.
 - `gan.sweep_subdir`: multirun folders named `<num>_<swept overrides>`, short and safe for any filesystem.
 - `gan.run_id`: a random id, resolved once into the run's config (a resumed wandb run keeps it).
+- `gan.mixed_precision`: `bf16-mixed` where the CUDA GPU (or a machine without one) supports bf16, else `16-mixed`.
 - `gan.image_size`: [height, width] of the image `dataset=single_image` serves (arch=singan's sizes).
 - `gan.pyramid_kimg`: the run length that trains every scale of arch=singan's pyramid for kimg_per_scale.
 """
@@ -72,6 +73,15 @@ class DropAdverts(logging.Filter):
         return "litlogger" not in record.getMessage()
 
 
+def mixed_precision() -> str:
+    """The trainer precision for mixed-precision training on this machine's GPU."""
+    import torch
+
+    if torch.cuda.is_available() and not torch.cuda.is_bf16_supported(including_emulation=False):
+        return "16-mixed"
+    return "bf16-mixed"
+
+
 class ResolverError(ConfigError, InterpolationResolutionError):
     """A ConfigError from a resolver: OmegaConf lets this type through (it wraps others into a message) and
     appends the key on lines of its own, which the one-line message leaves out."""
@@ -118,6 +128,7 @@ def _register() -> None:
         "gan.hydra_subdir": hydra_subdir,
         "gan.sweep_subdir": sweep_subdir,
         "gan.run_id": lambda: secrets.token_hex(4),
+        "gan.mixed_precision": mixed_precision,
         "gan.image_size": image_size,
         "gan.pyramid_kimg": pyramid_kimg,
     }
