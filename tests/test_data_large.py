@@ -67,6 +67,7 @@ def test_lsun_streams_center_crops_and_resizes(bedrooms):
     assert torch.equal(data[:], expected(images, 8))
     assert torch.equal(data[torch.tensor([5, 1, 5])], expected([images[5], images[1], images[5]], 8))
     assert LSUNDataModule(root=str(root), resolution=8, max_items=2).num_items == 2
+    assert data.nbytes == 6 * 3 * 8 * 8 and torch.equal(data.to("cpu"), expected(images, 8))
 
 
 @pytest.mark.filterwarnings("ignore:`LightningModule.configure_optimizers` returned `None`")

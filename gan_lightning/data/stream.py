@@ -50,8 +50,20 @@ class LazyImages:
         self.records, self.names, self.fit = records, names, fit
         self.shape = torch.Size((len(names), *shape))
 
+    device = torch.device("cpu")  # where batches are made (base.TensorBatches and train_dataloader ask)
+    is_cuda = False
+
     def __len__(self) -> int:
         return len(self.names)
+
+    @property
+    def nbytes(self) -> int:
+        """The size decoded (callbacks.speed keeps small datasets on the GPU)."""
+        return self.shape.numel()
+
+    def to(self, device: torch.device | str) -> torch.Tensor:
+        """Every image decoded, on `device` (for small sets only: see nbytes)."""
+        return self[:].to(device)
 
     def __getitem__(self, index: int | slice | list[int] | torch.Tensor) -> torch.Tensor:
         """Decode the images at `index` (an int gives [C, H, W], anything else [n, C, H, W])."""
