@@ -14,11 +14,13 @@ import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelSummary, ProgressBar
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from gan_lightning.checkpoint import checkpoint_config, read_checkpoint, resolved_config
+from gan_lightning.checkpoint import checkpoint_config, read_checkpoint, resolve_ckpt_path, resolved_config
 from gan_lightning.cli import check_partial, check_scalars, instantiate_error
 from gan_lightning.errors import ConfigError
+from gan_lightning.preemption import Preempted
 from gan_lightning.resume import resume_config, typed_keys
 from gan_lightning.schedule import run_finished
 
@@ -138,15 +140,17 @@ def _run_config(cfg: DictConfig) -> tuple[DictConfig, dict | None]:
     check_scalars(cfg)
     choices = dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
     choices = {group: option for group, option in choices.items() if not group.startswith("hydra") and option}
-    ckpt_path = cfg.get("ckpt_path")
+    typed = cfg.get("ckpt_path")
+    ckpt_path = resolve_ckpt_path(typed, cfg.paths.output_dir)
+    with open_dict(cfg):
+        cfg.ckpt_path = ckpt_path  # `last` or a run folder, as the file it names
     if ckpt_path is None:
+        if typed == "last":
+            log.info("ckpt_path=last: no checkpoint in %s yet; starting the run", Path(cfg.paths.output_dir).resolve())
         with open_dict(cfg):
             cfg.choices = cfg.get("choices") or choices
         return cfg, None
-    if not Path(ckpt_path).is_file():
-        raise ConfigError(f"ckpt_path={ckpt_path!r} does not exist; accepted: a checkpoint file such as "
-                          "outputs/runs/<run>/checkpoints/last.ckpt")
-    checkpoint = read_checkpoint(ckpt_path)
+    checkpoint = read_checkpoint(ckpt_path, key="ckpt_path")
     overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
     resumed, changed = resume_config(cfg, checkpoint_config(checkpoint, ckpt_path), overrides)
     with open_dict(resumed):
@@ -158,6 +162,12 @@ def _run_config(cfg: DictConfig) -> tuple[DictConfig, dict | None]:
     log.info("resume: %s at %.3f kimg%s", ckpt_path, clock.get("nimg", 0) / 1000,
              f"; changed: {', '.join(changed)}" if changed else "")
     return resumed, checkpoint
+
+
+def last_checkpoint(cfg: DictConfig) -> Path:
+    """Where callbacks.checkpoint writes last.ckpt."""
+    folder = OmegaConf.select(cfg, "callbacks.checkpoint.dirpath") or Path(cfg.paths.output_dir) / "checkpoints"
+    return Path(folder) / "last.ckpt"
 
 
 def _fit(cfg: DictConfig) -> float | None:
@@ -181,7 +191,14 @@ def _fit(cfg: DictConfig) -> float | None:
         log.info("output: %s", output_dir)
     record_config(cfg, trainer)
     start = time.monotonic()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    except (Preempted, SIGTERMException) as stop:  # a checkpoint was saved at the end of the batch
+        if not isinstance(stop, Preempted):
+            stop = Preempted("SIGTERM", module.nimg, module.batches, last_checkpoint(cfg))
+        if trainer.is_global_zero:
+            log.info(stop.resume_line())
+        return None
     if trainer.is_global_zero:
         how = "interrupted" if trainer.interrupted else "done"
         measured = [text for cb in trainer.callbacks if (text := getattr(cb, "final_summary", lambda: "")())]

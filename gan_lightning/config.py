@@ -19,9 +19,11 @@ CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 
 def checkpoint_run_dir(ckpt_path: str | None, default: str) -> str:
-    """`<run>` for a checkpoint at `<run>/checkpoints/<file>`; `default` for anything else."""
+    """`<run>` for a checkpoint at `<run>/checkpoints/<file>` or for a run folder; `default` for anything else."""
     if ckpt_path:
         path = Path(str(ckpt_path))
+        if path.is_dir():  # a run folder, or its checkpoints/ folder (the newest checkpoint is resumed)
+            return str(path.parent if path.name == "checkpoints" else path)
         if path.parent.name == "checkpoints" and path.parent.parent.is_dir():
             return str(path.parent.parent)
     return default

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gan_lightning.errors import check_choice
+from gan_lightning.errors import check_choice, check_number
 
 
 class GANLoss(nn.Module):
@@ -21,7 +21,7 @@ class GANLoss(nn.Module):
 
     def __init__(self, drift: float = 0.0) -> None:
         super().__init__()
-        self.drift = drift
+        self.drift = check_number("loss.drift", drift, 0)
 
     def d(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         """Discriminator loss to minimise (plus drift * E[D(x)^2] when drift > 0)."""
@@ -75,7 +75,7 @@ class LeastSquares(GANLoss):
 
     def __init__(self, a: float = 0.0, b: float = 1.0, c: float = 1.0, drift: float = 0.0) -> None:
         super().__init__(drift)
-        self.a, self.b, self.c = a, b, c
+        self.a, self.b, self.c = (check_number(f"loss.{k}", v) for k, v in (("a", a), ("b", b), ("c", c)))
 
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return 0.5 * ((real_logits - self.b).square().mean() + (fake_logits - self.a).square().mean())

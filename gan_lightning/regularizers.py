@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-from gan_lightning.errors import ConfigError
+from gan_lightning.errors import check_number
 
 
 class Regularizer(nn.Module):
@@ -22,10 +22,8 @@ class Regularizer(nn.Module):
 
     def __init__(self, weight: float = 1.0, interval: int = 1) -> None:
         super().__init__()
-        if not isinstance(interval, int) or interval < 1:
-            raise ConfigError(f"regularizer.interval={interval!r} is not supported; accepted: an integer >= 1")
-        self.weight = weight
-        self.interval = interval
+        self.weight = check_number("regularizer.weight", weight, 0)
+        self.interval = check_number("regularizer.interval", interval, 1, integer=True)
 
     def is_due(self, d_step: int) -> bool:
         """Whether the penalty runs at this D step (0-based)."""
@@ -96,7 +94,7 @@ class GradientPenalty(Regularizer):
     def __init__(self, weight: float = 10.0, interval: int = 1, target: float = 1.0,
                  stage_resolution: bool = False) -> None:
         super().__init__(weight, interval)
-        self.target = target
+        self.target = check_number("regularizer.target", target, 0)
         self.stage_resolution = stage_resolution
 
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
@@ -119,7 +117,7 @@ class DRAGAN(Regularizer):
 
     def __init__(self, weight: float = 10.0, interval: int = 1, target: float = 1.0) -> None:
         super().__init__(weight, interval)
-        self.target = target
+        self.target = check_number("regularizer.target", target, 0)
 
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
         real = real.detach()
@@ -167,9 +165,7 @@ class WeightClipping(Regularizer):
 
     def __init__(self, clip: float = 0.01) -> None:
         super().__init__(weight=0.0)
-        if clip <= 0:
-            raise ConfigError(f"regularizer.clip={clip!r} is not supported; accepted: a number > 0")
-        self.clip = clip
+        self.clip = check_number("regularizer.clip", clip, 0, above=True)
 
     @torch.no_grad()
     def after_d_step(self, discriminator: nn.Module) -> None:
@@ -203,7 +199,7 @@ class Orthogonal(Regularizer):
 
     def __init__(self, generator_weight: float = 1e-4, weight: float = 0.0, interval: int = 1) -> None:
         super().__init__(weight, interval)
-        self.generator_weight = generator_weight
+        self.generator_weight = check_number("regularizer.generator_weight", generator_weight, 0)
 
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
         return torch.stack([off_diagonal_gram(w) for w in filter_weights(discriminator)]).sum()
