@@ -5,8 +5,10 @@
 a summary line, the output folder, the progress bar and a final line; train.log gets the resolved config,
 losses at an interval, Lightning's messages and any error (conf/hydra/default.yaml routes them).
 """
+import contextlib
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -17,7 +19,8 @@ from lightning.pytorch.callbacks import ModelSummary, ProgressBar
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from gan_lightning.checkpoint import checkpoint_config, read_checkpoint, resolve_ckpt_path, resolved_config
+from gan_lightning.checkpoint import (check_weights_fit, checkpoint_config, read_checkpoint, resolve_ckpt_path,
+                                      resolved_config)
 from gan_lightning.cli import check_partial, check_scalars, instantiate_error
 from gan_lightning.errors import ConfigError
 from gan_lightning.preemption import Preempted
@@ -170,6 +173,28 @@ def last_checkpoint(cfg: DictConfig) -> Path:
     return Path(folder) / "last.ckpt"
 
 
+def check_room(cfg: DictConfig, module: L.LightningModule) -> None:
+    """Fail before training when the checkpoint folder cannot be written or lacks room for two checkpoints
+    (the new one is written beside the previous one, then renamed over it)."""
+    folder = last_checkpoint(cfg).parent
+    probe = folder / f".write-test-{os.getpid()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"\0" * 4096)
+        free = shutil.disk_usage(folder).free
+    except OSError as error:
+        raise ConfigError(f"callbacks.checkpoint.dirpath={str(folder)!r} cannot be written ({error.strerror or error}); "
+                          "accepted: a folder this user can write, e.g. hydra.run.dir=outputs/runs/<name>") from None
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink(missing_ok=True)
+    weights = sum(t.numel() * t.element_size() for t in module.state_dict().values())
+    need = 2 * 3 * weights  # weights, G_ema and two Adam moments: about 3x the module's state; twice while replaced
+    if free < need:
+        raise ConfigError(f"callbacks.checkpoint.dirpath={str(folder)!r} has {free / 2**20:.0f} MiB free; accepted: "
+                          f"a folder with at least {need / 2**20:.0f} MiB free (two checkpoints of this run)")
+
+
 def _fit(cfg: DictConfig) -> float | None:
     cfg, checkpoint = _run_config(cfg)
     output_dir = os.path.abspath(cfg.paths.output_dir)
@@ -186,6 +211,10 @@ def _fit(cfg: DictConfig) -> float | None:
                      "more) to train on", max_steps, nimg / 1000)
             return None
     datamodule, module, trainer = build(cfg)
+    if checkpoint is not None:
+        check_weights_fit(module, checkpoint, cfg.ckpt_path, "ckpt_path")
+    if trainer.is_global_zero:
+        check_room(cfg, module)
     if trainer.is_global_zero:
         log.info("run: %s", summary(cfg, datamodule, module))
         log.info("output: %s", output_dir)

@@ -6,6 +6,7 @@ read with `torch.load(weights_only=True)`: a file that would need arbitrary code
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -49,7 +50,8 @@ def save_atomic(trainer, path: str | Path, key: str = "callbacks.checkpoint.dirp
                           f"{path.name} is kept; accepted: a writable folder with free space") from None
     finally:
         if trainer.is_global_zero:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
     return path
 
 
@@ -66,7 +68,7 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", 
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # a pickle that needs code to load, or damaged contents
-        refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+        refused = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) (\S+)", str(error))
         reason = (f"refused: loading it would run code ({refused.group(1)})" if refused
                   else (str(error).strip().splitlines() or [type(error).__name__])[0][:200])
         raise ConfigError(f"{key}={str(path)!r} is not a gan_lightning checkpoint that loads safely ({reason}); "
@@ -121,6 +123,29 @@ def checkpoint_config(checkpoint: dict[str, Any], path: str | Path = "checkpoint
     return OmegaConf.create(config)
 
 
+def check_weights_fit(module: torch.nn.Module, checkpoint: dict[str, Any], path: str | Path,
+                      key: str = "ckpt") -> None:
+    """Raise ConfigError, naming both shapes and what the config builds, when the checkpoint's weights are not
+    those of the module its config builds (another arch or resolution: a foreign or edited file)."""
+    own = {name: tuple(t.shape) for name, t in module.state_dict().items()}
+    theirs = {name: tuple(t.shape) for name, t in checkpoint["state_dict"].items() if hasattr(t, "shape")}
+    wrong = [name for name in own if name in theirs and own[name] != theirs[name]]
+    missing, extra = sorted(set(own) - set(theirs)), sorted(set(theirs) - set(own))
+    if not (wrong or missing or extra):
+        return
+    config = checkpoint.get("config") or {}
+    built = (f"{(config.get('arch') or {}).get('generator', {}).get('_target_', '?').rsplit('.', 2)[-2]} at "
+             f"{(config.get('dataset') or {}).get('resolution', '?')}px")
+    if wrong:
+        difference = f"{wrong[0]} is {list(theirs[wrong[0]])} in the file and {list(own[wrong[0]])} in {built}"
+    elif missing:
+        difference = f"{built} has {missing[0]}, the file has not"
+    else:
+        difference = f"the file has {extra[0]}, {built} has not"
+    raise ConfigError(f"{key}={str(path)!r} holds weights of another arch or resolution than {built} ({difference}); "
+                      "accepted: a checkpoint written by train.py for the same arch and resolution")
+
+
 def load_module(path: str | Path, map_location: str | torch.device = "cpu"):
     """The GAN module of a checkpoint (G, D, G_ema with their weights, the clock), in eval mode."""
     from gan_lightning.build import build_module  # build imports this module
@@ -129,6 +154,7 @@ def load_module(path: str | Path, map_location: str | torch.device = "cpu"):
     cfg = checkpoint_config(checkpoint, path)
     module = build_module(cfg)
     module.run_config = OmegaConf.to_container(cfg)
+    check_weights_fit(module, checkpoint, path)
     module.load_state_dict(checkpoint["state_dict"])
     module.on_load_checkpoint(checkpoint)
     return module.eval()

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import os
 import re
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from hydra.utils import get_class
@@ -36,8 +38,9 @@ def config_keys(cfg: Any, prefix: str = "") -> list[str]:
     return keys
 
 
-def unknown_key(args: list[str]) -> str | None:
-    """One line for an override of a key the config lacks (with a did-you-mean), else None.
+def unknown_key(args: list[str], check_run_dir: bool = False) -> str | None:
+    """One line for an override of a key the config lacks (with a did-you-mean), or with `check_run_dir` for a
+    run folder that cannot be created (Hydra's own attempt ends in a traceback); else None.
 
     Hydra says "Could not override ... Key not in struct"; this composes the command line once more to name
     the nearest keys. Flags (-m, --help, --cfg) and anything that fails otherwise are left to Hydra.
@@ -49,8 +52,8 @@ def unknown_key(args: list[str]) -> str | None:
     from gan_lightning.config import compose
 
     try:
-        compose(args)
-        return None
+        cfg = compose(args)
+        return unwritable(cfg.hydra.run.dir, "hydra.run.dir") if check_run_dir else None
     except ConfigCompositionException as error:
         match = re.match(r"Could not override '([^']+)'", str(error))
         if match is None:
@@ -69,6 +72,22 @@ def unknown_key(args: list[str]) -> str | None:
     near = near or difflib.get_close_matches(key, keys, n=2, cutoff=0.75)
     hint = f"did you mean {' or '.join(near)}?" if near else "`python train.py --cfg job` prints every key"
     return f"{key} is not a key of the config; {hint}"
+
+
+def unwritable(folder: str | Path, key: str) -> str | None:
+    """Why `folder` cannot be created or written (its nearest existing parent is a file or read-only), or None."""
+    path = Path(folder).expanduser().absolute()
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is None:
+        return None
+    if not existing.is_dir():
+        reason = f"{existing} is a file"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        reason = f"{existing} is read-only"
+    else:
+        return None
+    return (f"{key}={str(folder)!r} cannot be written ({reason}); accepted: a folder this user can write, "
+            "e.g. hydra.run.dir=outputs/runs/<name>")
 
 
 def check_scalars(cfg: DictConfig) -> None:
