@@ -216,12 +216,11 @@ class GAN(L.LightningModule):
     def check_finite(self, weights: bool = False) -> bool:
         """Stop the run with one line naming the tensor, kimg and batch when a loss of the last batch (or, with
         `weights`, a parameter or buffer) is NaN/inf; or roll back (module.on_divergence). True if rolled back."""
-        bad = nonfinite(self.last_logs)
-        if weights and not bad:
-            bad = nonfinite(module_tensors(self))
-        if not bad:
+        losses, tensors = nonfinite(self.last_logs), nonfinite(module_tensors(self)) if weights else []
+        if not losses and not tensors:
             return False
-        what = f"{', '.join(bad[:3])}{f' and {len(bad) - 3} more' if len(bad) > 3 else ''}"
+        more = f" and {len(tensors) - 3} more tensors" if len(tensors) > 3 else ""
+        what = ", ".join([*losses, *tensors[:3]]) + more
         where = f"{self.nimg / 1000:.3f} kimg (batch {self.batches})"
         path = self.rollback_path
         if self.on_divergence == "rollback" and self.rollbacks < self.max_rollbacks and path and path.is_file():
