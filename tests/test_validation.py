@@ -40,6 +40,7 @@ CASES = [
     (TOY, ["callbacks.ema.halflife_kimg=-1"], "callbacks.ema.halflife_kimg=-1 is not supported; accepted: a number >= 0"),
     (TOY, ["callbacks.ema.rampup=0"], "callbacks.ema.rampup=0 is not supported; accepted: a number > 0 or null"),
     (TOY, ["callbacks.progress.refresh_rate=-1"], "callbacks.progress.refresh_rate=-1 is not supported"),
+    (TOY, ["callbacks.lr_decay.start=abc"], "callbacks.lr_decay.start='abc' is not supported; accepted: a number >= 0 and <= 1"),
     (TOY, ["metrics.every_kimg=-1"], "metrics.every_kimg=-1 is not supported; accepted: a number >= 0"),
     (TOY, ["metrics.batch_size=0"], "metrics.batch_size=0 is not supported; accepted: an integer >= 1"),
     (TOY, ["metrics.n_samples=1"], "metrics.n_samples=1 is not supported; accepted: an integer >= 2"),
