@@ -51,6 +51,11 @@ class KimgProgressBar(TQDMProgressBar):
         self.show(trainer, pl_module)  # the losses logged at the end
         self.train_progress_bar.close()
 
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        bar = getattr(self, "_train_progress_bar", None)
+        if bar is not None:
+            bar.close()  # the line that says why the run stopped (preemption, an error) starts on a line of its own
+
     def show(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         bar = self.train_progress_bar
         bar.total = self.total(trainer, pl_module)
