@@ -213,8 +213,7 @@ def _fit(cfg: DictConfig) -> float | None:
     datamodule, module, trainer = build(cfg)
     if checkpoint is not None:
         check_weights_fit(module, checkpoint, cfg.ckpt_path, "ckpt_path")
-    if trainer.is_global_zero:
-        check_room(cfg, module)
+    check_room(cfg, module)  # on every process: one that stopped alone would leave the others waiting
     if trainer.is_global_zero:
         log.info("run: %s", summary(cfg, datamodule, module))
         log.info("output: %s", output_dir)

@@ -162,8 +162,10 @@ def instantiate_error(error: BaseException, cfg: DictConfig, typed: list[str] = 
             accepted = ""
         return f"{key}.{unexpected.group(1)} is not an argument of {node._target_}; accepted: {accepted}"
     mine = [o for o in typed if o.lstrip("+~").split("=", 1)[0].startswith(f"{key}.")]
-    where = ", ".join(mine) if mine else key
-    if key == "trainer" and "accelerator" in where and "accepted" not in reason:
+    named = [o for o in mine if re.search(rf"\b{re.escape(o.lstrip('+~').split('=', 1)[0].rsplit('.', 1)[-1])}\b", reason)]
+    where = ", ".join(named or mine) if mine else key  # the typed keys the reason names, else all under the node
+    hardware = any(word in reason.lower() for word in ("accelerator", "backend"))
+    if key == "trainer" and hardware and "accepted" not in reason:
         reason = f"{reason}; accepted on this machine: auto, {', '.join(sorted(_usable_accelerators()))}"
     if isinstance(node, (DictConfig, ListConfig)) and "_target_" in node:
         return f"{where}: {reason} (in {node._target_})"
