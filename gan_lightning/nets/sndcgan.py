@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from gan_lightning.layers import apply_spectral, check_conv_net, down_block, init_dcgan_, up_block, widths
+from gan_lightning.layers import apply_spectral, check_conv_net, check_sizes, down_block, init_dcgan_, up_block, widths
 
 
 class Generator(nn.Module):

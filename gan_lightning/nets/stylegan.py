@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gan_lightning.errors import ConfigError, check_number, check_power_of_two
+from gan_lightning.errors import check_number, check_power_of_two
 from gan_lightning.layers import EqualizedConv2d, EqualizedLinear, PixelNorm, check_c_dim, check_labels, check_sizes, widths
 from gan_lightning.nets.resnet import Discriminator  # with mbstd_group_size > 0, see conf/arch/stylegan.yaml
 
