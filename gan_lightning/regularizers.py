@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-from gan_lightning.errors import check_number
+from gan_lightning.errors import ConfigError, check_number
 
 
 class Regularizer(nn.Module):
@@ -243,7 +243,7 @@ class Reconstruction(Regularizer):
     def __init__(self, discriminator_penalty: Regularizer, weight: float = 10.0) -> None:
         super().__init__(weight=discriminator_penalty.weight, interval=discriminator_penalty.interval)
         self.discriminator_penalty = discriminator_penalty
-        self.reconstruction_weight = weight
+        self.reconstruction_weight = check_number("regularizer.weight", weight, 0)
 
     @property
     def name(self) -> str:
