@@ -69,6 +69,8 @@ class WandbLogger(loggers.WandbLogger):
     """
 
     def __init__(self, **kwargs: Any) -> None:
+        if kwargs.get("tags") is not None:
+            kwargs["tags"] = [str(tag) for tag in kwargs["tags"]]  # wandb wants plain strings, not a ListConfig
         super().__init__(**kwargs)
         if self._wandb_init.get("anonymous") is None:
             self._wandb_init.pop("anonymous", None)
