@@ -208,7 +208,11 @@ def _fit(cfg: DictConfig) -> float | str | None:
         log.info("output: %s", output_dir)
     record_config(cfg, trainer)
     start = time.monotonic()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    finally:  # loggers that hold a process-wide run (wandb) end it: the next job of a sweep starts its own
+        for logger in trainer.loggers:
+            getattr(logger, "close", lambda: None)()
     if trainer.is_global_zero:
         how = "interrupted" if trainer.interrupted else "done"
         measured = [text for cb in trainer.callbacks if (text := getattr(cb, "final_summary", lambda: "")())]

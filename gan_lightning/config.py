@@ -86,12 +86,19 @@ def sqlite_url(path: str) -> str:
 
 
 def _config_swept_keys() -> set[str]:
-    """The keys of `hydra.sweeper.params` (a sweep an experiment or an hparams_search config defines)."""
+    """The keys of `hydra.sweeper.params` (a sweep an experiment or an hparams_search config defines), and
+    those swept on the command line as `<sweep dir>/multirun.yaml` records them: a job that runs in a process
+    of its own (submitit, SLURM) does not see the command line in sys.argv."""
     from hydra.core.hydra_config import HydraConfig
 
     if not HydraConfig.initialized():
         return set()
-    return {str(key) for key in (HydraConfig.get().sweeper.get("params") or {})}
+    keys = {str(key) for key in (HydraConfig.get().sweeper.get("params") or {})}
+    record = Path(str(HydraConfig.get().sweep.dir)) / "multirun.yaml"
+    if record.is_file():
+        typed = OmegaConf.load(record).hydra.overrides.task
+        keys |= _swept_keys(list(typed))
+    return keys
 
 
 class DropAdverts(logging.Filter):

@@ -74,3 +74,9 @@ class WandbLogger(loggers.WandbLogger):
         super().__init__(**kwargs)
         if self._wandb_init.get("anonymous") is None:
             self._wandb_init.pop("anonymous", None)
+
+    def close(self) -> None:
+        """Finish the wandb run, so the next run of a sweep in this process starts its own."""
+        if self._experiment is not None:
+            self._experiment.finish()
+            self._experiment = None
