@@ -9,6 +9,7 @@ The resolvers are registered when this module is imported (train.py imports it b
 - `gan.sweep_group`: the sweep folder's name in a multirun (wandb groups a sweep's runs by it); else null.
 - `gan.tags`: the run's overrides (`loss=hinge`, ...), at most 64 characters each (wandb's limit).
 - `gan.sqlite`: `sqlite:///<absolute path>` with the parent folder created (Optuna's study storage).
+- `gan.if_exists`: the path when that file exists, else null (launcher=slurm: a requeued job resumes).
 """
 import logging
 import re
@@ -101,6 +102,11 @@ def _config_swept_keys() -> set[str]:
     return keys
 
 
+def if_exists(path: str) -> str | None:
+    """`path` when it is a file (a requeued job finds its own last.ckpt), else None (a fresh start)."""
+    return path if Path(path).is_file() else None
+
+
 class DropAdverts(logging.Filter):
     """Keeps Lightning's advertisement for its cloud logger out of train.log."""
 
@@ -120,6 +126,7 @@ def _register() -> None:
         "gan.sweep_group": sweep_group,
         "gan.tags": override_tags,
         "gan.sqlite": sqlite_url,
+        "gan.if_exists": if_exists,
     }
     for name, resolver in resolvers.items():
         if not OmegaConf.has_resolver(name):  # cached: a run's id or folder is drawn once

@@ -68,6 +68,31 @@ def test_a_grid_and_its_report_whose_values_are_the_logged_ones(grid, tmp_path):
     assert "4 runs: 4 done" in (out / "report.md").read_text()
 
 
+def test_the_report_lists_diverged_failed_and_unfinished_runs_with_their_reason(grid, tmp_path):
+    import shutil
+
+    for name in ("000_loss=ns,regularizer=none", "001_loss=ns,regularizer=r1", "002_loss=lsgan,regularizer=none"):
+        shutil.copytree(grid / name, tmp_path / name)
+    diverged, unfinished = tmp_path / "001_loss=ns,regularizer=r1", tmp_path / "002_loss=lsgan,regularizer=none"
+    with open(diverged / "train.log", "a") as log:
+        log.write("[2026-11-24 12:00:00,000][gan_lightning.build][ERROR] - error: loss/d became NaN/inf at 0.3 kimg\n")
+    text = (unfinished / "train.log").read_text()
+    (unfinished / "train.log").write_text(text[: text.index("done: ")])  # as if killed before its end
+    (tmp_path / "003_loss=hinge" / ".hydra").mkdir(parents=True)  # stopped by bad input: Hydra's record and the log
+    (tmp_path / "003_loss=hinge" / ".hydra" / "overrides.yaml").write_text("- loss=hinge\n- n_critic=0\n")
+    (tmp_path / "003_loss=hinge" / "train.log").write_text("[x][gan_lightning.build][ERROR] - error: n_critic=0 "
+                                                            "is not supported; accepted: an integer >= 1\n")
+    report = (write_report(tmp_path) / "report.md").read_text()
+    assert "4 runs: 1 done, 1 diverged, 1 failed, 1 unfinished" in report
+    assert "- `001_loss=ns,regularizer=r1`: diverged: loss/d became NaN/inf at 0.3 kimg" in report
+    assert "- `002_loss=lsgan,regularizer=none`: unfinished: no final line in train.log" in report
+    assert "- `003_loss=hinge`: failed: n_critic=0 is not supported" in report
+    with open(tmp_path / "report" / "runs.csv", newline="") as file:
+        table = {row["run"]: row for row in csv.DictReader(file)}
+    assert table["003_loss=hinge"]["loss"] == "hinge"  # from the override when config.yaml is missing
+    assert [table[name]["high_quality"] == "" for name in sorted(table)] == [False, True, True, True]  # metrics.best; only finished runs score
+
+
 def wandb_records(run_dir: Path) -> list:
     """The records of the run's offline `.wandb` file (wandb's LevelDB-style log of protobuf records)."""
     from wandb.proto import wandb_internal_pb2 as pb
@@ -159,3 +184,11 @@ def test_launcher_slurm_sets_one_task_per_gpu_and_lightnings_ddp():
     assert (launcher.tasks_per_node, cfg.trainer.devices, cfg.trainer.num_nodes) == (4, 4, 1)
     assert cfg.trainer.strategy == "ddp_find_unused_parameters_true" and cfg.trainer.accelerator == "gpu"
     assert launcher.max_num_timeout > 0 and launcher.timeout_min > 0
+    assert cfg.ckpt_path is None  # a first start: no last.ckpt in the job folder yet
+
+
+def test_a_requeued_slurm_job_resumes_from_the_checkpoint_in_its_folder(tmp_path):
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"")
+    cfg = compose(["launcher=slurm", f"hydra.runtime.output_dir={tmp_path}"])
+    assert cfg.ckpt_path == f"{tmp_path}/checkpoints/last.ckpt"

@@ -29,7 +29,7 @@ def by_factor(runs: list[Run], values: dict[str, float], key: str, mode: str, pa
         for i, d in enumerate(data, start=1):
             ax.scatter(i + rng.uniform(-0.12, 0.12, len(d)), d, s=14, color="tab:blue", alpha=0.7, zorder=3)
         ax.set_xticks(range(1, len(options) + 1),
-                      [f"{o}\n({m} failed)" if m else o for o, m in zip(options, missing)])
+                      [f"{o}\n({m} not done)" if m else o for o, m in zip(options, missing)])
         ax.set_title(column)
         ax.grid(axis="y", alpha=0.3)
     np.atleast_1d(axes)[0].set_ylabel(f"{key} ({'lower' if mode == 'min' else 'higher'} is better)")
@@ -82,13 +82,13 @@ def curves(top: list[Run], key: str, mode: str, path: Path, label_keys: list[str
     for rank, run in enumerate(top, start=1):
         points = [(kimg, v[key]) for kimg, v in run.history if key in v]
         if points:
-            label = ", ".join([*(run.factors[c] for c, _ in FACTORS), *(f"{k}={run.overrides.get(k)}" for k in label_keys)])
+            label = ", ".join([*(f"{c} {run.factors[c]}" for c, _ in FACTORS),
+                               *(f"{k}={run.overrides.get(k)}" for k in label_keys)])
             ax.plot(*zip(*points), marker="o", ms=3, label=f"#{rank} {label}")
     ax.set_xlabel("kimg (thousands of real images shown to D)")
     ax.set_ylabel(f"{key} ({'lower' if mode == 'min' else 'higher'} is better)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16))  # below: labels are long
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path

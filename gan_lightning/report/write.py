@@ -92,8 +92,8 @@ def write_report(sweep_dir: str | Path, out: str | Path | None = None, metric: s
     out = Path(out) if out is not None else sweep_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
 
-    values = {r.name: (r.last(key) if value == "last" else r.best(key, mode)[0]) if r.status != "diverged" else math.nan
-              for r in runs}  # a diverged run has no final model to score
+    values = {r.name: (r.last(key) if value == "last" else r.best(key, mode)[0]) if r.status == "done" else math.nan
+              for r in runs}  # a diverged, failed or unfinished run has no final model to score
     keys, swept = headline_keys(runs), swept_keys(runs)
     table = rows(runs, values, key, mode, keys, swept)
     with open(out / "runs.csv", "w", newline="") as file:
@@ -104,7 +104,7 @@ def write_report(sweep_dir: str | Path, out: str | Path | None = None, metric: s
     figures = [plots.by_factor(runs, values, key, mode, out / f"by_factor_{key}.png")]
     for other in keys:
         if other != key:
-            other_values = {r.name: r.last(other) if r.status != "diverged" else math.nan for r in runs}
+            other_values = {r.name: r.last(other) if r.status == "done" else math.nan for r in runs}
             figures.append(plots.by_factor(runs, other_values, other, direction(other), out / f"by_factor_{other}.png"))
     figures.append(plots.budget(runs, values, key, mode, out / "budget.png"))
     best_runs = [r for r in ranked(runs, values, mode) if math.isfinite(values[r.name])][:top]
@@ -114,7 +114,7 @@ def write_report(sweep_dir: str | Path, out: str | Path | None = None, metric: s
     lines = [f"# Sweep report: {sweep_dir}", "",
              f"{len(runs)} runs: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ". "
              f"Compared by `{key}` ({'lower' if mode == 'min' else 'higher'} is better), the {value} evaluation of "
-             "each run; diverged runs have no value.", "",
+             "each run; runs that did not finish (failed, diverged, unfinished) have none.", "",
              *optuna_summary(sweep_dir), "## Runs", "",
              *markdown_table([{**row, "run": row["job"]} for row in table], [c for c in table[0] if c not in ("reason", "job")]),
              "", "Run folders, reasons and full-precision values: `runs.csv`.", "",
