@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -66,6 +67,7 @@ def budget(runs: list[Run], values: dict[str, float], key: str, mode: str, path:
         curve = np.stack([expected_best(scores, k, mode) for k in sizes])  # [K, 3]
         line = ax.plot(sizes, curve[:, 0], marker="o", ms=3, label=label, lw=2.2 if label == "all runs" else 1.3)
         ax.fill_between(sizes, curve[:, 1], curve[:, 2], color=line[0].get_color(), alpha=0.12)
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel("number of runs trained (budget)")
     ax.set_ylabel(f"best {key} ({'lower' if mode == 'min' else 'higher'} is better)")
     ax.grid(alpha=0.3)
