@@ -18,6 +18,16 @@ def run_finished(nimg: int, g_steps: int, total_kimg: float | None, total_g_step
     return total_kimg is not None and nimg >= total_kimg * 1000
 
 
+def run_progress(nimg: int, g_steps: int, total_kimg: float | None, total_g_steps: int | None) -> float:
+    """How far a run is, 0 to 1, by whichever of its limits comes first (0 for an open-ended run)."""
+    shares = [0.0]
+    if total_kimg:
+        shares.append(nimg / (total_kimg * 1000))
+    if total_g_steps:
+        shares.append(g_steps / total_g_steps)
+    return min(1.0, max(shares))
+
+
 @dataclass(frozen=True)
 class Stage:
     """What a progressive schedule asks for at one point of the clock."""
