@@ -42,8 +42,9 @@ def hydra_subdir(output_dir: str) -> str:
 def sweep_subdir(num: int, overrides: list[str], argv: list[str] | None = None, max_length: int = 80) -> str:
     """`<num, 3 digits>_<swept overrides>`, e.g. `003_loss=hinge,regularizer=r1`, safe for any filesystem.
 
-    Only the keys swept on the command line (`loss=ns,hinge`) or in `hydra.sweeper.params` name the folder, so that what differs
-    between the runs is what one reads; other characters than letters, digits and `._=,+-` become `_`.
+    Only the keys swept on the command line (`loss=ns,hinge`) or in `hydra.sweeper.params` name the folder, so
+    that what differs between the runs is what one reads; other characters than letters, digits and `._=,+-`
+    become `_`.
     """
     swept = _swept_keys(sys.argv[1:] if argv is None else argv) | _config_swept_keys()
     items = [str(o) for o in overrides if not swept or str(o).split("=", 1)[0].lstrip("+~") in swept]
@@ -97,8 +98,8 @@ def _config_swept_keys() -> set[str]:
     keys = {str(key) for key in (HydraConfig.get().sweeper.get("params") or {})}
     record = Path(str(HydraConfig.get().sweep.dir)) / "multirun.yaml"
     if record.is_file():
-        typed = OmegaConf.load(record).hydra.overrides.task
-        keys |= _swept_keys(list(typed))
+        typed = OmegaConf.to_container(OmegaConf.load(record).hydra.overrides.task, resolve=False)  # as typed
+        keys |= _swept_keys([str(o) for o in typed])
     return keys
 
 

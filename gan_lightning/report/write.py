@@ -21,7 +21,8 @@ def ranked(runs: list[Run], values: dict[str, float], mode: str) -> list[Run]:
     return scored + [r for r in runs if not math.isfinite(values[r.name])]
 
 
-def rows(runs: list[Run], values: dict[str, float], key: str, mode: str, keys: list[str], swept: list[str]) -> list[dict]:
+def rows(runs: list[Run], values: dict[str, float], key: str, mode: str, keys: list[str],
+         swept: list[str]) -> list[dict]:
     """One dict per run, in rank order: the columns of runs.csv (full precision) and of the Markdown table."""
     table = []
     for rank, run in enumerate(ranked(runs, values, mode), start=1):
@@ -99,7 +100,8 @@ def write_report(sweep_dir: str | Path, out: str | Path | None = None, metric: s
     with open(out / "runs.csv", "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(table[0]))
         writer.writeheader()
-        writer.writerows({k: "" if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()} for row in table)
+        writer.writerows({k: "" if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
+                         for row in table)
 
     figures = [plots.by_factor(runs, values, key, mode, out / f"by_factor_{key}.png")]
     for other in keys:
@@ -116,7 +118,8 @@ def write_report(sweep_dir: str | Path, out: str | Path | None = None, metric: s
              f"Compared by `{key}` ({'lower' if mode == 'min' else 'higher'} is better), the {value} evaluation of "
              "each run; runs that did not finish (failed, diverged, unfinished) have none.", "",
              *optuna_summary(sweep_dir), "## Runs", "",
-             *markdown_table([{**row, "run": row["job"]} for row in table], [c for c in table[0] if c not in ("reason", "job")]),
+             *markdown_table([{**row, "run": row["job"]} for row in table],
+                             [c for c in table[0] if c not in ("reason", "job")]),
              "", "Run folders, reasons and full-precision values: `runs.csv`.", "",
              "## Per factor", "", *factor_summary(runs, values, mode), ""]
     stopped = [r for r in runs if r.status != "done"]
