@@ -10,14 +10,22 @@ The resolvers are registered when this module is imported (train.py imports it b
 - `gan.tags`: the run's overrides (`loss=hinge`, ...), at most 64 characters each (wandb's limit).
 - `gan.sqlite`: `sqlite:///<absolute path>` with the parent folder created (Optuna's study storage).
 - `gan.if_exists`: the path when that file exists, else null (launcher=slurm: a requeued job resumes).
+- `gan.image_size`: [height, width] of the image `dataset=single_image` serves (arch=singan's sizes).
+- `gan.pyramid_kimg`: the run length that trains every scale of arch=singan's pyramid for kimg_per_scale.
 """
+import functools
 import logging
 import re
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import InterpolationResolutionError
+
+from gan_lightning.errors import ConfigError
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
@@ -118,6 +126,46 @@ class DropAdverts(logging.Filter):
 CACHED = ("gan.run_dir", "gan.hydra_subdir", "gan.run_id")  # drawn once: a run's folder, record and id
 
 
+class ResolverError(ConfigError, InterpolationResolutionError):
+    """A ConfigError from a resolver: OmegaConf lets this type through (it wraps others into a message) and
+    appends the key on lines of its own, which the one-line message leaves out."""
+
+    def __str__(self) -> str:
+        return super().__str__().split("\n")[0]
+
+
+def one_line_resolver(resolver: Callable[..., Any]) -> Callable[..., Any]:
+    """`resolver` with its ConfigErrors raised as ResolverErrors, so train.py prints them as one line."""
+
+    @functools.wraps(resolver)
+    def wrapped(*args: Any) -> Any:
+        try:
+            return resolver(*args)
+        except ConfigError as error:
+            raise ResolverError(str(error)) from None
+
+    return wrapped
+
+
+@one_line_resolver
+def image_size(path: str | None, max_size: int) -> list[int]:
+    """[height, width] of the image at `path` with its long side at most `max_size` (the header is read)."""
+    from gan_lightning.data.single_image import image_size as size  # imported late: `--help` needs no torch
+
+    if path == "NO_PATH":  # conf/arch/singan.yaml's stand-in for a dataset without `path`
+        raise ConfigError("arch=singan needs dataset=single_image; accepted: dataset=single_image "
+                          "[dataset.path=/path/to/photo.jpg], or experiment=singan")
+    return size(path, max_size)
+
+
+@one_line_resolver
+def pyramid_kimg(img_size: list[int], min_size: int, scale_factor: float, kimg_per_scale: float) -> float:
+    """Scales of SinGAN's pyramid for an image of `img_size` [height, width], times kimg_per_scale."""
+    from gan_lightning.callbacks.singan import pyramid_kimg as kimg
+
+    return kimg(img_size, min_size, scale_factor, kimg_per_scale)
+
+
 def _register() -> None:
     resolvers = {
         "gan.run_dir": checkpoint_run_dir,
@@ -128,6 +176,8 @@ def _register() -> None:
         "gan.tags": override_tags,
         "gan.sqlite": sqlite_url,
         "gan.if_exists": if_exists,
+        "gan.image_size": image_size,
+        "gan.pyramid_kimg": pyramid_kimg,
     }
     for name, resolver in resolvers.items():
         if not OmegaConf.has_resolver(name):  # cached: a run's id or folder is drawn once

@@ -189,10 +189,10 @@ class GAN(L.LightningModule):
                 real_logits = self.discriminator(real, c)
         loss = self.loss.g(fake_logits, real_logits)
         logs = {"loss/g": loss.detach()}
-        penalty = self.regularizer.generator_penalty(self.generator)  # e.g. BigGAN's orthogonal regularization
+        penalty = self.regularizer.generator_penalty(self.generator, real, c)  # BigGAN's ortho, SinGAN's rec
         if penalty is not None:
             loss = loss + penalty
-            logs[f"reg/{self.regularizer.name}_g"] = penalty.detach()
+            logs[f"reg/{self.regularizer.generator_name}"] = penalty.detach()
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         opt.step()

@@ -6,7 +6,7 @@ its code's "Dreg" phase): every `interval` batches the penalty, scaled up by the
 strength does not change, is a D optimizer step of its own, and D's Adam runs with lr * c and betas ** c,
 c = interval / (interval + 1) (`adjust_optimizer`). `after_d_step` lets a regularizer act on D's weights
 after the optimizer step (WGAN weight clipping); `generator_penalty` adds a term to the G loss (BigGAN's
-orthogonal regularization).
+orthogonal regularization, SinGAN's reconstruction loss).
 """
 import torch
 from torch import Tensor, nn
@@ -47,9 +47,15 @@ class Regularizer(nn.Module):
                     group["betas"] = tuple(beta**c for beta in group["betas"])
         return optimizer
 
-    def generator_penalty(self, generator: nn.Module) -> Tensor | None:
+    def generator_penalty(self, generator: nn.Module, real: Tensor | None = None,
+                          c: Tensor | None = None) -> Tensor | None:
         """A weighted penalty on G added to the G loss, or None (most regularizers act on D only)."""
         return None
+
+    @property
+    def generator_name(self) -> str:
+        """The log key of the G penalty, `reg/<generator_name>`."""
+        return f"{self.name}_g"
 
     def forward(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None = None) -> Tensor:
         """The weighted penalty, scaled by the interval for lazy regularisation."""
@@ -83,6 +89,13 @@ def _norms(grad: Tensor) -> Tensor:
     return grad.flatten(1).norm(2, dim=1)  # [N]
 
 
+def interpolates(real: Tensor, fake: Tensor) -> Tensor:
+    """eps * real + (1 - eps) * fake, eps ~ U[0, 1) per sample, detached from both. [N, ...]"""
+    eps = torch.rand(real.shape[0], *[1] * (real.dim() - 1), device=real.device, dtype=real.dtype)
+    fake = fake.detach().to(real.dtype)  # under mixed precision G's output may be half precision
+    return torch.lerp(fake, real.detach(), eps)
+
+
 class GradientPenalty(Regularizer):
     """WGAN-GP (Gulrajani et al. 2017): E[(||grad D(x_hat)|| - target)^2] on random interpolates.
 
@@ -100,12 +113,21 @@ class GradientPenalty(Regularizer):
         self.stage_resolution = stage_resolution
 
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
-        eps = torch.rand(real.shape[0], *[1] * (real.dim() - 1), device=real.device, dtype=real.dtype)
-        fake = fake.detach().to(real.dtype)  # under mixed precision G's output may be half precision
-        x_hat = torch.lerp(fake, real.detach(), eps)  # eps * real + (1 - eps) * fake
+        x_hat = interpolates(real, fake)
         norms = _norms(input_gradient(discriminator, x_hat, c))
         if self.stage_resolution:
             norms = norms * getattr(discriminator, "pooling", 1)
+        return (norms - self.target).square().mean()
+
+
+class PatchGradientPenalty(GradientPenalty):
+    """SinGAN's WGAN-GP (the official code's): for a D that averages a score map of its input's size, the
+    gradient of the map's sum, its norm per pixel (over channels), E over pixels of (norm - target)^2."""
+
+    def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
+        x_hat = interpolates(real, fake)
+        positions = x_hat.shape[-2] * x_hat.shape[-1]  # d sum(map) / dx = positions * d mean(map) / dx
+        norms = (input_gradient(discriminator, x_hat, c) * positions).norm(dim=1)  # [N, H, W]
         return (norms - self.target).square().mean()
 
 
@@ -212,7 +234,44 @@ class Orthogonal(Regularizer):
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
         return torch.stack([off_diagonal_gram(w) for w in filter_weights(discriminator)]).sum()
 
-    def generator_penalty(self, generator: nn.Module) -> Tensor | None:
+    def generator_penalty(self, generator: nn.Module, real: Tensor | None = None,
+                          c: Tensor | None = None) -> Tensor | None:
         if self.generator_weight == 0:
             return None
         return self.generator_weight * torch.stack([off_diagonal_gram(w) for w in filter_weights(generator)]).sum()
+
+
+class Reconstruction(Regularizer):
+    """SinGAN's reconstruction loss (Shaham et al. 2019, sec. 2.2): weight * ||G(z_rec) - x||^2 (the mean over
+    pixels, as the official code's MSE) added to the G loss; `generator.reconstruct()` gives G(z_rec), the
+    batch gives x. D gets the penalty of the regularizer it wraps (WGAN-GP for SinGAN)."""
+
+    generator_name = "rec"
+
+    def __init__(self, discriminator_penalty: Regularizer, weight: float = 10.0) -> None:
+        super().__init__(weight=discriminator_penalty.weight, interval=discriminator_penalty.interval)
+        self.discriminator_penalty = discriminator_penalty
+        self.reconstruction_weight = weight
+
+    @property
+    def name(self) -> str:
+        return self.discriminator_penalty.name
+
+    def adjust_optimizer(self, optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+        return self.discriminator_penalty.adjust_optimizer(optimizer)
+
+    def forward(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None = None) -> Tensor:
+        return self.discriminator_penalty(discriminator, real, fake, c)
+
+    def after_d_step(self, discriminator: nn.Module) -> None:
+        self.discriminator_penalty.after_d_step(discriminator)
+
+    def generator_penalty(self, generator: nn.Module, real: Tensor | None = None,
+                          c: Tensor | None = None) -> Tensor | None:
+        if self.reconstruction_weight == 0:
+            return None
+        if real is None or not callable(getattr(generator, "reconstruct", None)):
+            raise ConfigError(f"regularizer=reconstruction needs the reals and a generator with reconstruct() "
+                              f"(arch=singan); got {type(generator).__name__}")
+        reconstruction = generator.reconstruct()  # [1, C, H, W]
+        return self.reconstruction_weight * (reconstruction - real).square().mean()

@@ -38,6 +38,9 @@ ARCH_TINY = {
     "stylegan": ["arch.generator.w_dim=16", "arch.generator.channels=8", "arch.generator.max_channels=16",
                  "arch.discriminator.channels=8", "arch.discriminator.max_channels=16"],
 }
+# the bundled photo at 40x27: 4 scales from a short side of 12; batches of the one image
+ARCH_TINY["singan"] = ["dataset=single_image", "dataset.max_size=40", "arch.min_size=12", "arch.generator.width=4",
+                       "arch.generator.max_width=8", "arch.generator.width_every=2"]
 ARCH_TINY["selfmod"] += ["arch.generator.hidden=4"]
 ARCH_TINY["biggan"] += ["arch.generator.shared_dim=8"]
 

@@ -181,4 +181,4 @@ def test_arch_configs_instantiate(arch: str, tmp_path):
     G, D = instantiate(cfg.arch.generator), instantiate(cfg.arch.discriminator)
     family = importlib.import_module(f"gan_lightning.nets.{arch.removesuffix('19')}")  # resnet19 is a resnet
     assert isinstance(G, family.Generator) and isinstance(D, family.Discriminator)
-    assert D(G(torch.randn(2, 16))).shape == (2,)
+    assert D(G(torch.randn(2, G.z_dim))).shape == (2,)  # z_dim=16, or the size of SinGAN's noise maps

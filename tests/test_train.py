@@ -33,23 +33,24 @@ def train(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS for o in options(g)])
 def test_every_option_composes_and_instantiates(group, option, tmp_path, tiny_dataset_roots):
-    arch = option if group == "arch" else ("mlp" if option in ("ring", "grid") else "dcgan")
+    arch = option if group == "arch" else {"ring": "mlp", "grid": "mlp", "single_image": "singan"}.get(option, "dcgan")
     if group == "experiment":
         arch = experiment_choice(option, "arch", "dcgan")
     roots = tiny_dataset_roots.get(option, [])
-    if group == "experiment" and experiment_choice(option, "dataset", "mnist") not in ("ring", "grid"):
+    if group == "experiment" and experiment_choice(option, "dataset", "mnist") not in ("ring", "grid", "single_image"):
         roots = tiny_dataset_roots["folder"]  # experiments on image data get a tiny folder of PNGs
     overrides = tiny(arch, f"{group}={option}", *roots)
     cfg = compose(overrides, tmp_path)
     datamodule = instantiate(cfg.dataset)
     module = build_module(cfg)
-    assert module.generator.img_resolution == cfg.dataset.resolution
+    resolution = cfg.dataset.get("resolution", cfg.dataset.get("max_size"))  # single_image: the long side
+    assert module.generator.img_resolution == resolution
     for node in ("trainer", "logger", "callbacks"):
         if group == node:
             for value in ([cfg[node]] if node == "trainer" else cfg[node].values()):
                 if value and not str(value.get("strategy", "")).startswith("ddp"):
                     assert instantiate(value, **({"logger": False} if node == "trainer" else {})) is not None
-    assert datamodule.resolution == cfg.dataset.resolution
+    assert datamodule.resolution == resolution
 
 
 def test_train_py_writes_config_csv_checkpoint_and_samples(tmp_path):

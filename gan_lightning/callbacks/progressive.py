@@ -13,6 +13,23 @@ from gan_lightning.layers import fade_resolution
 from gan_lightning.schedule import ProgressiveSchedule, Stage
 
 
+def check_hooks(trainer: L.Trainer, key: str) -> L.LightningDataModule:
+    """The trainer's datamodule; ConfigError unless it has the hooks a schedule sets (real_transform, batch_size_fn)."""
+    datamodule = trainer.datamodule
+    if not hasattr(datamodule, "real_transform") or not hasattr(datamodule, "batch_size_fn"):
+        raise ConfigError(f"{key} needs a datamodule with real_transform and batch_size_fn "
+                          f"(an InMemoryDataModule); got {type(datamodule).__name__}")
+    return datamodule
+
+
+def set_learning_rates(trainer: L.Trainer, lr: float | None = None, factor: float = 1.0) -> None:
+    """Every optimizer's lr: `lr`, or (None) its configured rate, times `factor`."""
+    for optimizer in trainer.optimizers:
+        for group in optimizer.param_groups:
+            base = group.setdefault("base_lr", group["lr"])  # the configured rate; saved with the optimizer
+            group["lr"] = (base if lr is None else lr) * factor
+
+
 class Progressive(L.Callback):
     """Sets the stage of G, G_ema and D, the datamodule's real-image fade and batch size, and the lr."""
 
@@ -20,10 +37,7 @@ class Progressive(L.Callback):
         self.schedule = schedule
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        datamodule = trainer.datamodule
-        if not hasattr(datamodule, "real_transform") or not hasattr(datamodule, "batch_size_fn"):
-            raise ConfigError(f"callbacks.progressive needs a datamodule with real_transform and batch_size_fn "
-                              f"(an InMemoryDataModule); got {type(datamodule).__name__}")
+        datamodule = check_hooks(trainer, "callbacks.progressive")
         datamodule.batch_size_fn = self.schedule.batch_size_at
         datamodule.real_transform = partial(self.fade_reals, pl_module)
 
@@ -38,10 +52,7 @@ class Progressive(L.Callback):
         for net in pl_module.children():
             if callable(getattr(net, "grow", None)):
                 net.grow(stage.resolution, stage.alpha)
-        for optimizer in trainer.optimizers:
-            for group in optimizer.param_groups:
-                base = group.setdefault("base_lr", group["lr"])  # the configured rate; saved with the optimizer
-                group["lr"] = base if stage.lr is None else stage.lr
+        set_learning_rates(trainer, stage.lr)
         return stage
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -75,6 +75,10 @@ class InMemoryDataModule(L.LightningDataModule):
         check_power_of_two("dataset.resolution", resolution, 4)
         check_channels(channels)
 
+    def item_shape(self) -> tuple[int, int, int]:
+        """The (C, H, W) of every item load() gives: square at `resolution` unless a subclass says otherwise."""
+        return self.channels, self.resolution, self.resolution
+
     def load(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Read the whole dataset: images [N, C, H, W] (uint8, or float32 in [-1, 1]) and int64 labels [N] or None."""
         raise NotImplementedError
@@ -84,7 +88,7 @@ class InMemoryDataModule(L.LightningDataModule):
         """The (images, labels) pair, loaded on first use and kept for the life of the process."""
         if self._data is None:
             images, labels = self.load()
-            expected = (self.channels, self.resolution, self.resolution)
+            expected = self.item_shape()
             if tuple(images.shape[1:]) != expected:
                 got = tuple(images.shape)
                 raise RuntimeError(f"{type(self).__name__}.load() gave {got}; expected [N, *{expected}]")
