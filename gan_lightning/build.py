@@ -118,8 +118,20 @@ def explain(error: BaseException, cfg: DictConfig) -> str | None:
     return instantiate_error(error, cfg, typed)
 
 
-def run(cfg: DictConfig) -> float | None:
-    """Train as the config says; bad input or a diverged run ends with a one-line message (also in train.log)."""
+def sweeping() -> bool:
+    """Whether this process runs one job of a Hydra multirun (any sweeper, any launcher)."""
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def run(cfg: DictConfig) -> float | str | None:
+    """Train as the config says; bad input or a diverged run ends with a one-line message (also in train.log).
+
+    Returns the value of `optimized_metric` (None when it is not set). In a sweep a run that stops with a
+    one-line error returns that line instead of exiting, so the sweep goes on: Hydra's sweeps ignore the
+    value, Optuna records the trial as failed with the line as its reason, the report lists it.
+    """
     try:
         return _fit(cfg)
     except Exception as error:  # instantiate() wraps errors of constructors: find ours in the chain
@@ -127,8 +139,23 @@ def run(cfg: DictConfig) -> float | None:
         if message is None:
             record.exception("stopped by an unexpected error")
             raise
+        if sweeping():  # the console and train.log
+            log.error("error: %s", message)
+            return f"error: {message}"
         record.error("error: %s", message)
         raise SystemExit(f"error: {message}") from None
+
+
+def optimized_value(cfg: DictConfig, trainer: L.Trainer) -> float | str | None:
+    """The run's last logged value of `optimized_metric` (e.g. metrics/kl) for a sweeper; a reason if absent."""
+    key = cfg.get("optimized_metric")
+    if not key:
+        return None
+    value = trainer.callback_metrics.get(key)
+    if value is None:
+        logged = ", ".join(sorted(k for k in trainer.callback_metrics if k.startswith("metrics/"))) or "none"
+        return f"error: optimized_metric={key} was not logged; logged metrics: {logged}"
+    return float(value)
 
 
 def _run_config(cfg: DictConfig) -> tuple[DictConfig, dict | None]:
@@ -162,7 +189,7 @@ def _run_config(cfg: DictConfig) -> tuple[DictConfig, dict | None]:
     return resumed, checkpoint
 
 
-def _fit(cfg: DictConfig) -> float | None:
+def _fit(cfg: DictConfig) -> float | str | None:
     cfg, checkpoint = _run_config(cfg)
     output_dir = os.path.abspath(cfg.paths.output_dir)
     record.info("config:\n%s", OmegaConf.to_yaml(resolved_config(cfg)).rstrip())
@@ -183,12 +210,15 @@ def _fit(cfg: DictConfig) -> float | None:
         log.info("output: %s", output_dir)
     record_config(cfg, trainer)
     start = time.monotonic()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    finally:  # loggers that hold a process-wide run (wandb) end it: the next job of a sweep starts its own
+        for logger in trainer.loggers:
+            getattr(logger, "close", lambda: None)()
     if trainer.is_global_zero:
         how = "interrupted" if trainer.interrupted else "done"
         measured = [text for cb in trainer.callbacks if (text := getattr(cb, "final_summary", lambda: "")())]
         log.info("%s: %.3f kimg, %d G steps in %.0f s; %ssamples, checkpoints and logs in %s",
                  how, module.nimg / 1000, module.g_steps, time.monotonic() - start,
                  "".join(f"{text}; " for text in measured), output_dir)
-    metric = trainer.callback_metrics.get(cfg.get("optimized_metric") or "")
-    return None if metric is None else float(metric)
+    return optimized_value(cfg, trainer)

@@ -190,7 +190,11 @@ class R2(Regularizer):
 
 
 class L2(Regularizer):
-    """L2 weight decay on D's weight tensors (the GAN Landscape's "L2"): sum of ||W||^2, biases excluded."""
+    """L2 on D's weight tensors as compare_gan (the GAN Landscape's "L2"): mean over layers of ||W||^2 / 2.
+
+    The mean (not the sum) over layers keeps the Landscape's published weights (0.0001 to 100) meaningful for
+    any depth; biases and gains are excluded, as compare_gan penalises only `kernel` variables.
+    """
 
     name = "l2"
 
@@ -199,7 +203,7 @@ class L2(Regularizer):
 
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
         weights = [p for p in discriminator.parameters() if p.dim() > 1 and p.requires_grad]
-        return torch.stack([w.square().sum() for w in weights]).sum()
+        return torch.stack([w.square().sum() / 2 for w in weights]).mean()  # tf.nn.l2_loss per layer, averaged
 
 
 class WeightClipping(Regularizer):
