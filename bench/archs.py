@@ -17,12 +17,27 @@ import torch
 from hydra.utils import instantiate
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent), str(HERE)]  # this checkout's package (not another editable install), overhead.py
-from overhead import gan_step  # noqa: E402
+sys.path[:0] = [str(HERE.parent)]  # this checkout's package (not another editable install)
 
 from gan_lightning.config import compose  # noqa: E402
 
 ARCHS = ["dcgan", "sndcgan", "resnet", "resnet19", "sagan", "selfmod", "biggan", "stylegan"]
+
+
+def gan_step(G, D, loss, opt_g, opt_d, real: torch.Tensor, z_dim: int, c: torch.Tensor | None = None) -> None:
+    """One hand-written D step and G step (no regularizer)."""
+    with torch.no_grad():
+        fake = G(torch.randn(len(real), z_dim, device=real.device), c)
+    d_loss = loss.d(D(real, c), D(fake, c))
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+    D.requires_grad_(False)
+    g_loss = loss.g(D(G(torch.randn(len(real), z_dim, device=real.device), c), c))
+    opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    opt_g.step()
+    D.requires_grad_(True)
 
 
 def build(arch: str, resolution: int, device: torch.device, tmp: str):

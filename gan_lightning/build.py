@@ -41,6 +41,7 @@ def build_module(cfg: DictConfig) -> L.LightningModule:
         regularizer=instantiate(cfg.regularizer),
         g_optimizer=check_partial(instantiate(cfg.optimizer.generator), "optimizer.generator"),
         d_optimizer=check_partial(instantiate(cfg.optimizer.discriminator), "optimizer.discriminator"),
+        augment=instantiate(cfg.augment) if cfg.get("augment") else None,  # configs older than augment= have none
     )
 
 
@@ -104,7 +105,8 @@ def run_length(cfg: DictConfig) -> str:
 def summary(cfg: DictConfig, datamodule: L.LightningDataModule, module: L.LightningModule) -> str:
     """One line: the chosen options, the data, the size of the nets and the run length."""
     choices = cfg.get("choices") or (HydraConfig.get().runtime.choices if HydraConfig.initialized() else {})
-    picked = " ".join(f"{g}={choices[g]}" for g in ("arch", "loss", "regularizer", "dataset") if g in choices)
+    picked = " ".join(f"{g}={choices[g]}" for g in ("arch", "loss", "regularizer", "augment", "dataset")
+                      if g in choices and (g != "augment" or choices[g] != "none"))
     sizes = ", ".join(f"{name} {sum(p.numel() for p in getattr(module, name).parameters()) / 1e6:.2f}M params"
                       for name in ("generator", "discriminator"))
     return f"{picked} | {datamodule.describe()} | {sizes} | {run_length(cfg)}, n_critic {cfg.n_critic}"
@@ -121,8 +123,20 @@ def explain(error: BaseException, cfg: DictConfig) -> str | None:
     return instantiate_error(error, cfg, typed)
 
 
-def run(cfg: DictConfig) -> float | None:
-    """Train as the config says; bad input or a diverged run ends with a one-line message (also in train.log)."""
+def sweeping() -> bool:
+    """Whether this process runs one job of a Hydra multirun (any sweeper, any launcher)."""
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def run(cfg: DictConfig) -> float | str | None:
+    """Train as the config says; bad input or a diverged run ends with a one-line message (also in train.log).
+
+    Returns the value of `optimized_metric` (None when it is not set). In a sweep a run that stops with a
+    one-line error returns that line instead of exiting, so the sweep goes on: Hydra's sweeps ignore the
+    value, Optuna records the trial as failed with the line as its reason, the report lists it.
+    """
     try:
         return _fit(cfg)
     except Exception as error:  # instantiate() wraps errors of constructors: find ours in the chain
@@ -130,8 +144,23 @@ def run(cfg: DictConfig) -> float | None:
         if message is None:
             record.exception("stopped by an unexpected error")
             raise
+        if sweeping():  # the console and train.log
+            log.error("error: %s", message)
+            return f"error: {message}"
         record.error("error: %s", message)
         raise SystemExit(f"error: {message}") from None
+
+
+def optimized_value(cfg: DictConfig, trainer: L.Trainer) -> float | str | None:
+    """The run's last logged value of `optimized_metric` (e.g. metrics/kl) for a sweeper; a reason if absent."""
+    key = cfg.get("optimized_metric")
+    if not key:
+        return None
+    value = trainer.callback_metrics.get(key)
+    if value is None:
+        logged = ", ".join(sorted(k for k in trainer.callback_metrics if k.startswith("metrics/"))) or "none"
+        return f"error: optimized_metric={key} was not logged; logged metrics: {logged}"
+    return float(value)
 
 
 def _run_config(cfg: DictConfig) -> tuple[DictConfig, dict | None]:
@@ -195,7 +224,7 @@ def check_room(cfg: DictConfig, module: L.LightningModule) -> None:
                           f"a folder with at least {need / 2**20:.0f} MiB free (two checkpoints of this run)")
 
 
-def _fit(cfg: DictConfig) -> float | None:
+def _fit(cfg: DictConfig) -> float | str | None:
     cfg, checkpoint = _run_config(cfg)
     output_dir = os.path.abspath(cfg.paths.output_dir)
     record.info("config:\n%s", OmegaConf.to_yaml(resolved_config(cfg)).rstrip())
@@ -227,11 +256,13 @@ def _fit(cfg: DictConfig) -> float | None:
         if trainer.is_global_zero:
             log.info(stop.resume_line())
         return None
+    finally:  # loggers that hold a process-wide run (wandb) end it: the next job of a sweep starts its own
+        for logger in trainer.loggers:
+            getattr(logger, "close", lambda: None)()
     if trainer.is_global_zero:
         how = "interrupted" if trainer.interrupted else "done"
         measured = [text for cb in trainer.callbacks if (text := getattr(cb, "final_summary", lambda: "")())]
         log.info("%s: %.3f kimg, %d G steps in %.0f s; %ssamples, checkpoints and logs in %s",
                  how, module.nimg / 1000, module.g_steps, time.monotonic() - start,
                  "".join(f"{text}; " for text in measured), output_dir)
-    metric = trainer.callback_metrics.get(cfg.get("optimized_metric") or "")
-    return None if metric is None else float(metric)
+    return optimized_value(cfg, trainer)

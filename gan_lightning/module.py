@@ -17,6 +17,7 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
+from gan_lightning.augment import Augmented
 from gan_lightning.callbacks.ema import standing_statistics
 from gan_lightning.divergence import ADVICE, module_tensors, nonfinite, rollback
 from gan_lightning.errors import ConfigError, check_choice, check_number
@@ -37,6 +38,14 @@ def batch_seed(seed: int, batch: int, rank: int) -> int:
     return (seed * 1_000_003 + batch * 65_537 + rank) % (2**63 - 1)
 
 
+def seed_rngs(seed: int, device: torch.device) -> None:
+    """Seed the CPU generator and `device`'s. torch.manual_seed also queues a lazy seeding of every backend
+    not started (CUDA, XPU, MTIA), each with a stack capture: about 1 ms a batch on a CPU."""
+    torch.default_generator.manual_seed(seed)
+    if device.type != "cpu":
+        torch.get_device_module(device.type).manual_seed(seed)
+
+
 class GAN(L.LightningModule):
     """Generator, discriminator, G_ema and the clock; D and G steps with manual optimisation."""
 
@@ -55,6 +64,7 @@ class GAN(L.LightningModule):
         on_divergence: str = "stop",
         rollback_lr_factor: float = 0.5,
         max_rollbacks: int = 3,
+        augment: nn.Module | None = None,
     ) -> None:
         super().__init__()
         check_choice("module.on_divergence", on_divergence, ("stop", "rollback"))
@@ -74,6 +84,8 @@ class GAN(L.LightningModule):
         self.G_ema = copy.deepcopy(generator).eval().requires_grad_(False)
         self.loss = loss
         self.regularizer = regularizer if regularizer is not None else NoRegularizer()
+        self.augment = augment if augment is not None else nn.Identity()  # e.g. DiffAugment (augment=diffaugment)
+        self.augmented_discriminator = Augmented(discriminator, self.augment)  # D(augment(x), c): what the steps use
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
         self.n_critic = n_critic
         self.total_kimg, self.total_g_steps = total_kimg, total_g_steps
@@ -149,9 +161,13 @@ class GAN(L.LightningModule):
         d_optimizer = self.regularizer.adjust_optimizer(self.d_optimizer(self.discriminator.parameters()))
         return [self.g_optimizer(self.generator.parameters()), d_optimizer]
 
+    def on_fit_start(self) -> None:
+        # fp16 (trainer.precision=16-mixed): penalties on D's input gradient scale it as the loss is scaled
+        self.regularizer.scaler = getattr(self.trainer.precision_plugin, "scaler", None)
+
     def training_step(self, batch: tuple[Tensor, Tensor | None], batch_idx: int) -> None:
         real, c = batch  # [N, C, H, W] in [-1, 1]; c: [N] int64 or None
-        torch.manual_seed(batch_seed(self.seed, self.batches, self.global_rank))
+        seed_rngs(batch_seed(self.seed, self.batches, self.global_rank), real.device)
         opt_g, opt_d = self.optimizers()
         logs = self.discriminator_step(opt_d, real, c)
         if (self.batches + 1) % self.n_critic == 0:
@@ -166,20 +182,21 @@ class GAN(L.LightningModule):
     def discriminator_step(self, opt: torch.optim.Optimizer, real: Tensor, c: Tensor | None) -> dict[str, Tensor]:
         """One D update: fakes made without grad; the penalty, when due, joins the loss, or is a step of its
         own after it for lazy regularizers (interval > 1, as StyleGAN2)."""
+        D = self.augmented_discriminator
         with torch.no_grad():
             fake = self.generator(self.sample_z(real.shape[0]), c)
-        real_logits = self.discriminator(real, c)
-        fake_logits = self.discriminator(fake, c)
+        real_logits = D(real, c)
+        fake_logits = D(fake, c)
         loss = self.loss.d(real_logits, fake_logits)
         logs = {"loss/d": loss.detach()}
         due = self.regularizer.is_due(self.batches)
         if due and not self.regularizer.lazy:
-            penalty = self.regularizer(self.discriminator, real, fake, c)
+            penalty = self.regularizer(D, real, fake, c)
             loss = loss + penalty
             logs[f"reg/{self.regularizer.name}"] = penalty.detach()
         self.d_update(opt, loss)
         if due and self.regularizer.lazy:
-            penalty = self.regularizer(self.discriminator, real, fake, c)
+            penalty = self.regularizer(D, real, fake, c)
             self.d_update(opt, penalty)
             logs[f"reg/{self.regularizer.name}"] = penalty.detach()
         logs["logits/real"] = real_logits.detach().mean()
@@ -196,11 +213,12 @@ class GAN(L.LightningModule):
     def generator_step(self, opt: torch.optim.Optimizer, real: Tensor, c: Tensor | None) -> dict[str, Tensor]:
         """One G update through a frozen D."""
         self.toggle_optimizer(opt)  # D's parameters stop collecting gradients
-        fake_logits = self.discriminator(self.generator(self.sample_z(real.shape[0]), c), c)
+        D = self.augmented_discriminator
+        fake_logits = D(self.generator(self.sample_z(real.shape[0]), c), c)
         real_logits = None
         if self.loss.uses_real_in_g:
             with torch.no_grad():
-                real_logits = self.discriminator(real, c)
+                real_logits = D(real, c)
         loss = self.loss.g(fake_logits, real_logits)
         logs = {"loss/g": loss.detach()}
         penalty = self.regularizer.generator_penalty(self.generator, real, c)  # BigGAN's ortho, SinGAN's rec

@@ -7,6 +7,10 @@ strength does not change, is a D optimizer step of its own, and D's Adam runs wi
 c = interval / (interval + 1) (`adjust_optimizer`). `after_d_step` lets a regularizer act on D's weights
 after the optimizer step (WGAN weight clipping); `generator_penalty` adds a term to the G loss (BigGAN's
 orthogonal regularization, SinGAN's reconstruction loss).
+
+Under fp16 mixed precision the gradient of D w.r.t. its input (the inner gradient of GP, DRAGAN, R1, R2)
+underflows like any other gradient, so it is taken of the scaled logits and unscaled before the penalty
+(the AMP docs' gradient-penalty recipe); the module hands its GradScaler to the regularizer (`scaler`).
 """
 import torch
 from torch import Tensor, nn
@@ -19,9 +23,11 @@ class Regularizer(nn.Module):
     """Base class: subclasses implement `penalty` (unweighted); `name` is the log key, `reg/<name>`."""
 
     name = "reg"
+    double_backward = False  # True for penalties on D's input gradient (torch.compile cannot run them)
 
     def __init__(self, weight: float = 1.0, interval: int = 1) -> None:
         super().__init__()
+        self.scaler: torch.amp.GradScaler | None = None  # fp16 training: set by the module
         self.weight = check_number("regularizer.weight", weight, 0)
         self.interval = check_number("regularizer.interval", interval, 1, integer=True)
 
@@ -75,12 +81,22 @@ class NoRegularizer(Regularizer):
         super().__init__(weight=0.0)
 
 
-def input_gradient(discriminator: nn.Module, x: Tensor, c: Tensor | None) -> Tensor:
-    """d sum(D(x)) / dx, kept in the graph so the penalty can be backpropagated. [N, C, H, W]"""
+def input_gradient(discriminator: nn.Module, x: Tensor, c: Tensor | None,
+                   scaler: torch.amp.GradScaler | None = None) -> Tensor:
+    """d sum(D(x)) / dx, kept in the graph so the penalty can be backpropagated. [N, C, H, W]
+
+    With an enabled `scaler` (fp16) the gradient is taken of the scaled mean of the logits, as the loss is
+    scaled, and unscaled in float32 with the scale tensor (no host sync), so fp16 does not flush it to zero.
+    An overflow gives inf, which reaches the loss: the scaler then skips the step and lowers its scale.
+    """
     x = x.detach().requires_grad_(True)
-    logits = discriminator(x, c)
-    (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
-    return grad
+    logits = discriminator(x, c)  # [N]
+    if scaler is None or not scaler.is_enabled():
+        (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
+        return grad
+    # the mean, not the sum: at the initial scale 2**16 a sum's unit gradients would overflow fp16 at once
+    (grad,) = torch.autograd.grad(scaler.scale(logits.float().mean()), x, create_graph=True)
+    return grad.float() * (logits.shape[0] / scaler._get_scale_async())  # public get_scale() syncs
 
 
 def _norms(grad: Tensor) -> Tensor:
@@ -103,6 +119,7 @@ class GradientPenalty(Regularizer):
     """
 
     name = "gp"
+    double_backward = True
 
     def __init__(self, weight: float = 10.0, interval: int = 1, target: float = 1.0,
                  stage_resolution: bool = False) -> None:
@@ -112,7 +129,7 @@ class GradientPenalty(Regularizer):
 
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
         x_hat = interpolates(real, fake)
-        norms = _norms(input_gradient(discriminator, x_hat, c))
+        norms = _norms(input_gradient(discriminator, x_hat, c, self.scaler))
         if self.stage_resolution:
             norms = norms * getattr(discriminator, "pooling", 1)
         return (norms - self.target).square().mean()
@@ -125,7 +142,7 @@ class PatchGradientPenalty(GradientPenalty):
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
         x_hat = interpolates(real, fake)
         positions = x_hat.shape[-2] * x_hat.shape[-1]  # d sum(map) / dx = positions * d mean(map) / dx
-        norms = (input_gradient(discriminator, x_hat, c) * positions).norm(dim=1)  # [N, H, W]
+        norms = (input_gradient(discriminator, x_hat, c, self.scaler) * positions).norm(dim=1)  # [N, H, W]
         return (norms - self.target).square().mean()
 
 
@@ -136,6 +153,7 @@ class DRAGAN(Regularizer):
     """
 
     name = "dragan"
+    double_backward = True
 
     def __init__(self, weight: float = 10.0, interval: int = 1, target: float = 1.0) -> None:
         super().__init__(weight, interval)
@@ -146,29 +164,35 @@ class DRAGAN(Regularizer):
         perturbed = real + 0.5 * real.std() * torch.rand_like(real)
         alpha = torch.rand(real.shape[0], *[1] * (real.dim() - 1), device=real.device, dtype=real.dtype)
         x_hat = real + alpha * (perturbed - real)
-        return (_norms(input_gradient(discriminator, x_hat, c)) - self.target).square().mean()
+        return (_norms(input_gradient(discriminator, x_hat, c, self.scaler)) - self.target).square().mean()
 
 
 class R1(Regularizer):
     """R1 (Mescheder et al. 2018): (gamma / 2) E[||grad D(x_real)||^2]; `weight` is gamma."""
 
     name = "r1"
+    double_backward = True
 
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
-        return 0.5 * input_gradient(discriminator, real, c).flatten(1).square().sum(1).mean()
+        return 0.5 * input_gradient(discriminator, real, c, self.scaler).flatten(1).square().sum(1).mean()
 
 
 class R2(Regularizer):
     """R2 (Mescheder et al. 2018): (gamma / 2) E[||grad D(x_fake)||^2]; `weight` is gamma."""
 
     name = "r2"
+    double_backward = True
 
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
-        return 0.5 * input_gradient(discriminator, fake, c).flatten(1).square().sum(1).mean()
+        return 0.5 * input_gradient(discriminator, fake, c, self.scaler).flatten(1).square().sum(1).mean()
 
 
 class L2(Regularizer):
-    """L2 weight decay on D's weight tensors (the GAN Landscape's "L2"): sum of ||W||^2, biases excluded."""
+    """L2 on D's weight tensors as compare_gan (the GAN Landscape's "L2"): mean over layers of ||W||^2 / 2.
+
+    The mean (not the sum) over layers keeps the Landscape's published weights (0.0001 to 100) meaningful for
+    any depth; biases and gains are excluded, as compare_gan penalises only `kernel` variables.
+    """
 
     name = "l2"
 
@@ -177,7 +201,7 @@ class L2(Regularizer):
 
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
         weights = [p for p in discriminator.parameters() if p.dim() > 1 and p.requires_grad]
-        return torch.stack([w.square().sum() for w in weights]).sum()
+        return torch.stack([w.square().sum() / 2 for w in weights]).mean()  # tf.nn.l2_loss per layer, averaged
 
 
 class WeightClipping(Regularizer):

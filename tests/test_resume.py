@@ -10,8 +10,8 @@ from gan_lightning.build import build
 from tests.conftest import compose, tiny
 
 TOY = ("mlp", "dataset=ring", "metrics=none", "callbacks.ema.halflife_kimg=0.05")  # EMA in every case
-PGGAN = ("pggan", "loss=wgangp", "dataset.resolution=16", "metrics=none", "arch.schedule.stable_kimg=0.016",
-         "arch.schedule.transition_kimg=0.016", "arch.schedule.batch_sizes={8:4,16:2}", "callbacks.ema.halflife_kimg=0.05")
+PGGAN = ("pggan", "loss=wgangp", "dataset.resolution=8", "metrics=none", "arch.schedule.stable_kimg=0.016",
+         "arch.schedule.transition_kimg=0.016", "arch.schedule.batch_sizes={8:4}", "callbacks.ema.halflife_kimg=0.05")
 
 # One line per stateful feature: (tiny() arguments, images at the cut, images in the whole run).
 # Adding a feature (BEGAN's k_t, an augmentation probability) is one more line here.

@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 from gan_lightning.build import build_module
 from tests.conftest import REPO, compose, tiny
 
-GROUPS = ["arch", "loss", "regularizer", "optimizer", "dataset", "trainer", "logger", "callbacks", "experiment"]
+GROUPS = ["arch", "loss", "regularizer", "augment", "optimizer", "dataset", "trainer", "logger", "callbacks", "experiment"]
 
 
 def options(group: str) -> list[str]:

@@ -11,9 +11,10 @@ record = logging.getLogger("gan_lightning.record")  # train.log only (conf/hydra
 
 
 class LogLosses(L.Callback):
-    """Sends `pl_module.last_logs` (loss/*, reg/*, logits/*) and `progress/kimg` to every logger and train.log.
+    """Sends `pl_module.last_logs` (loss/*, reg/*, logits/*), `progress/kimg` and the numbers of every callback
+    with a `scalars()` method (a schedule's stage) to every logger and train.log.
 
-    The values are tensors on the device: reading them is a host sync, so it happens only here, once per
+    The losses are tensors on the device: reading them is a host sync, so it happens only here, once per
     interval, not on every batch.
     """
 
@@ -25,7 +26,10 @@ class LogLosses(L.Callback):
         if pl_module.nimg == self.logged_nimg or not pl_module.last_logs:
             return
         self.logged_nimg = pl_module.nimg
-        values = log_scalars(trainer, {**pl_module.last_logs, "progress/kimg": pl_module.nimg / 1000}, pl_module.nimg)
+        extra = {key: value for callback in trainer.callbacks if callable(getattr(callback, "scalars", None))
+                 for key, value in callback.scalars().items()}
+        scalars = {**pl_module.last_logs, **extra, "progress/kimg": pl_module.nimg / 1000}
+        values = log_scalars(trainer, scalars, pl_module.nimg)
         if trainer.is_global_zero:
             record.info("kimg %.3f batch %d | %s", pl_module.nimg / 1000, pl_module.batches,
                         " ".join(f"{key} {value:.4g}" for key, value in values.items() if key != "progress/kimg"))

@@ -4,10 +4,13 @@ A ramp-down of both optimizers' learning rates over the last part of training (a
 appendix A.1, and most toy-mixture recipes) lowers the noise of the last updates: the samples settle on
 the modes instead of jittering between them. The factor is a pure function of the run's progress on the
 images-seen clock, so a resumed run gets the same learning rates. Each parameter group keeps the rate it
-was built with as `base_lr` (saved with the optimizer state), so the decay never compounds.
+was built with as `base_lr` (saved with the optimizer state), so the decay never compounds. The
+schedules that set rates of their own (PGGAN's stages, SinGAN's scales) are not combined with it: leave
+it off (start 1.0) there.
 """
 import lightning as L
 
+from gan_lightning.callbacks.progressive import set_learning_rates
 from gan_lightning.errors import check_number
 from gan_lightning.schedule import run_progress
 
@@ -31,8 +34,4 @@ class LRDecay(L.Callback):
         if self.start >= 1.0:
             return
         progress = run_progress(module.nimg, module.g_steps, module.total_kimg, module.total_g_steps)
-        factor = decay_factor(progress, self.start, self.final)
-        for optimizer in trainer.optimizers:
-            for group in optimizer.param_groups:
-                group.setdefault("base_lr", group["lr"])
-                group["lr"] = group["base_lr"] * factor
+        set_learning_rates(trainer, factor=decay_factor(progress, self.start, self.final))

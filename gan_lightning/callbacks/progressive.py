@@ -6,7 +6,7 @@ else about it. Everything is recomputed from `nimg` before each batch, so a resu
 from functools import partial
 
 import lightning as L
-import torch
+from torch import Tensor
 
 from gan_lightning.errors import ConfigError
 from gan_lightning.layers import fade_resolution
@@ -35,13 +35,14 @@ class Progressive(L.Callback):
 
     def __init__(self, schedule: ProgressiveSchedule) -> None:
         self.schedule = schedule
+        self.stage: Stage | None = None  # the stage of the last batch
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         datamodule = check_hooks(trainer, "callbacks.progressive")
         datamodule.batch_size_fn = self.schedule.batch_size_at
         datamodule.real_transform = partial(self.fade_reals, pl_module)
 
-    def fade_reals(self, pl_module: L.LightningModule, real: torch.Tensor) -> torch.Tensor:
+    def fade_reals(self, pl_module: L.LightningModule, real: Tensor) -> Tensor:
         """Reals as D sees them at the stage of this batch (runs before on_train_batch_start, so from nimg)."""
         stage = self.schedule.at(pl_module.nimg)
         return fade_resolution(real, stage.resolution, stage.alpha)
@@ -59,10 +60,11 @@ class Progressive(L.Callback):
         self.apply(trainer, pl_module)  # after a resume too: previews at train start show the right stage
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
-        stage = self.apply(trainer, pl_module)
-        # with the batch's losses: callbacks.log sends them to the loggers, the progress bar shows them
-        pl_module.last_logs.update({
-            "schedule/resolution": torch.tensor(float(stage.resolution)),
-            "schedule/alpha": torch.tensor(stage.alpha),
-            "schedule/batch_size": torch.tensor(float(stage.batch_size)),
-        })
+        self.stage = self.apply(trainer, pl_module)
+
+    def scalars(self) -> dict[str, float]:
+        """The last batch's stage, logged with its losses by callbacks.log (plain numbers: no tensor per batch)."""
+        if self.stage is None:
+            return {}
+        return {"schedule/resolution": float(self.stage.resolution), "schedule/alpha": self.stage.alpha,
+                "schedule/batch_size": float(self.stage.batch_size)}

@@ -25,7 +25,10 @@ class TensorBatches:
 
     def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         index = torch.as_tensor(indices, dtype=torch.int64)
-        labels = self.labels[index] if self.labels is not None else torch.zeros(len(index), dtype=torch.int64)
+        if self.images.is_cuda:  # data kept on the GPU: a pinned, asynchronous copy of the index, no host sync
+            index = index.pin_memory().to(self.images.device, non_blocking=True)
+        labels = (self.labels[index] if self.labels is not None
+                  else torch.zeros(len(index), dtype=torch.int64, device=index.device))
         return self.images[index], labels
 
 
@@ -95,6 +98,11 @@ class InMemoryDataModule(L.LightningDataModule):
             self._data = images, labels
         return self._data
 
+    def keep_on(self, device: torch.device) -> None:
+        """Hold the dataset (uint8 as loaded) on `device`, so batches are gathered there (small data on a GPU)."""
+        images, labels = self.data
+        self._data = images.to(device), None if labels is None else labels.to(device)
+
     @property
     def num_items(self) -> int:
         """How many items the dataset holds."""
@@ -123,6 +131,7 @@ class InMemoryDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         """An endless loader; rank, world size and the resume point come from the attached trainer."""
         images, labels = self.data
+        on_device = images.device.type != "cpu"  # keep_on(): no workers, nothing to pin
         trainer = self.trainer
         module = trainer.lightning_module if trainer is not None else None
         sampler = InfiniteBatchSampler(
@@ -140,9 +149,9 @@ class InMemoryDataModule(L.LightningDataModule):
             TensorBatches(images, labels),
             batch_sampler=sampler,
             collate_fn=pass_through,
-            num_workers=self.num_workers,
-            pin_memory=torch.cuda.is_available(),
-            persistent_workers=self.num_workers > 0,
+            num_workers=0 if on_device else self.num_workers,
+            pin_memory=torch.cuda.is_available() and not on_device,
+            persistent_workers=self.num_workers > 0 and not on_device,
         )
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -157,7 +166,7 @@ class InMemoryDataModule(L.LightningDataModule):
         """`num` real items in [-1, 1], a fixed random choice (seeded with `seed`), for previews."""
         images = self.data[0]
         index = torch.randperm(len(images), generator=torch.Generator().manual_seed(self.seed))[:num]
-        return to_float(images[index])
+        return to_float(images[index.to(images.device)]).cpu()
 
     def preview(self, samples: torch.Tensor, real: bool = False, cols: int | None = None) -> Image.Image:
         """A picture of samples [N, C, H, W] in [-1, 1] (real ones if `real`): an image grid, `cols` a row

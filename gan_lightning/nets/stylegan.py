@@ -122,14 +122,14 @@ class Generator(nn.Module):
     def styles(self, z: Tensor, c: Tensor | None = None, truncation: float | None = None) -> Tensor:
         """The per-layer w's [N, num_ws, w_dim]: mapped, w_avg tracked (training), mixed (training), truncated."""
         w = self.mapping(z, c)
-        if self.training:
-            self.w_avg.copy_(w.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+        if self.training:  # w is bf16 under autocast; the buffer stays float32
+            self.w_avg.copy_(w.detach().mean(dim=0).to(self.w_avg.dtype).lerp(self.w_avg, self.w_avg_beta))
         ws = w[:, None].expand(-1, self.num_ws, -1)
         if self.training and self.mixing_prob > 0 and torch.rand(()) < self.mixing_prob:
             cutoff = int(torch.randint(1, self.num_ws, ()))
             ws = mix_styles(ws, self.mapping(torch.randn_like(z), c), cutoff)
         if truncation is not None:  # psi = 1: no change; psi = 0: every sample is the mean w
-            ws = self.w_avg.lerp(ws, truncation)
+            ws = self.w_avg.to(ws.dtype).lerp(ws, truncation)
         return ws
 
     def synthesis(self, ws: Tensor) -> Tensor:
