@@ -19,7 +19,7 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    message = unknown_key(sys.argv[1:])
+    message = unknown_key(sys.argv[1:], check_run_dir=True)
     if message is not None:
         sys.exit(f"error: {message}")
     main()

@@ -5,8 +5,10 @@
 a summary line, the output folder, the progress bar and a final line; train.log gets the resolved config,
 losses at an interval, Lightning's messages and any error (conf/hydra/default.yaml routes them).
 """
+import contextlib
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -14,11 +16,14 @@ import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelSummary, ProgressBar
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from gan_lightning.checkpoint import checkpoint_config, read_checkpoint, resolved_config
+from gan_lightning.checkpoint import (check_weights_fit, checkpoint_config, read_checkpoint, resolve_ckpt_path,
+                                      resolved_config)
 from gan_lightning.cli import check_partial, check_scalars, instantiate_error
 from gan_lightning.errors import ConfigError
+from gan_lightning.preemption import Preempted
 from gan_lightning.resume import resume_config, typed_keys
 from gan_lightning.schedule import run_finished
 
@@ -118,8 +123,20 @@ def explain(error: BaseException, cfg: DictConfig) -> str | None:
     return instantiate_error(error, cfg, typed)
 
 
-def run(cfg: DictConfig) -> float | None:
-    """Train as the config says; bad input or a diverged run ends with a one-line message (also in train.log)."""
+def sweeping() -> bool:
+    """Whether this process runs one job of a Hydra multirun (any sweeper, any launcher)."""
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def run(cfg: DictConfig) -> float | str | None:
+    """Train as the config says; bad input or a diverged run ends with a one-line message (also in train.log).
+
+    Returns the value of `optimized_metric` (None when it is not set). In a sweep a run that stops with a
+    one-line error returns that line instead of exiting, so the sweep goes on: Hydra's sweeps ignore the
+    value, Optuna records the trial as failed with the line as its reason, the report lists it.
+    """
     try:
         return _fit(cfg)
     except Exception as error:  # instantiate() wraps errors of constructors: find ours in the chain
@@ -127,8 +144,23 @@ def run(cfg: DictConfig) -> float | None:
         if message is None:
             record.exception("stopped by an unexpected error")
             raise
+        if sweeping():  # the console and train.log
+            log.error("error: %s", message)
+            return f"error: {message}"
         record.error("error: %s", message)
         raise SystemExit(f"error: {message}") from None
+
+
+def optimized_value(cfg: DictConfig, trainer: L.Trainer) -> float | str | None:
+    """The run's last logged value of `optimized_metric` (e.g. metrics/kl) for a sweeper; a reason if absent."""
+    key = cfg.get("optimized_metric")
+    if not key:
+        return None
+    value = trainer.callback_metrics.get(key)
+    if value is None:
+        logged = ", ".join(sorted(k for k in trainer.callback_metrics if k.startswith("metrics/"))) or "none"
+        return f"error: optimized_metric={key} was not logged; logged metrics: {logged}"
+    return float(value)
 
 
 def _run_config(cfg: DictConfig) -> tuple[DictConfig, dict | None]:
@@ -140,15 +172,17 @@ def _run_config(cfg: DictConfig) -> tuple[DictConfig, dict | None]:
     check_scalars(cfg)
     choices = dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
     choices = {group: option for group, option in choices.items() if not group.startswith("hydra") and option}
-    ckpt_path = cfg.get("ckpt_path")
+    typed = cfg.get("ckpt_path")
+    ckpt_path = resolve_ckpt_path(typed, cfg.paths.output_dir)
+    with open_dict(cfg):
+        cfg.ckpt_path = ckpt_path  # `last` or a run folder, as the file it names
     if ckpt_path is None:
+        if typed == "last":
+            log.info("ckpt_path=last: no checkpoint in %s yet; starting the run", Path(cfg.paths.output_dir).resolve())
         with open_dict(cfg):
             cfg.choices = cfg.get("choices") or choices
         return cfg, None
-    if not Path(ckpt_path).is_file():
-        raise ConfigError(f"ckpt_path={ckpt_path!r} does not exist; accepted: a checkpoint file such as "
-                          "outputs/runs/<run>/checkpoints/last.ckpt")
-    checkpoint = read_checkpoint(ckpt_path)
+    checkpoint = read_checkpoint(ckpt_path, key="ckpt_path")
     overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
     resumed, changed = resume_config(cfg, checkpoint_config(checkpoint, ckpt_path), overrides)
     with open_dict(resumed):
@@ -162,7 +196,35 @@ def _run_config(cfg: DictConfig) -> tuple[DictConfig, dict | None]:
     return resumed, checkpoint
 
 
-def _fit(cfg: DictConfig) -> float | None:
+def last_checkpoint(cfg: DictConfig) -> Path:
+    """Where callbacks.checkpoint writes last.ckpt."""
+    folder = OmegaConf.select(cfg, "callbacks.checkpoint.dirpath") or Path(cfg.paths.output_dir) / "checkpoints"
+    return Path(folder) / "last.ckpt"
+
+
+def check_room(cfg: DictConfig, module: L.LightningModule) -> None:
+    """Fail before training when the checkpoint folder cannot be written or lacks room for two checkpoints
+    (the new one is written beside the previous one, then renamed over it)."""
+    folder = last_checkpoint(cfg).parent
+    probe = folder / f".write-test-{os.getpid()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"\0" * 4096)
+        free = shutil.disk_usage(folder).free
+    except OSError as error:
+        raise ConfigError(f"callbacks.checkpoint.dirpath={str(folder)!r} cannot be written ({error.strerror or error}); "
+                          "accepted: a folder this user can write, e.g. hydra.run.dir=outputs/runs/<name>") from None
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink(missing_ok=True)
+    weights = sum(t.numel() * t.element_size() for t in module.state_dict().values())
+    need = 2 * 3 * weights  # weights, G_ema and two Adam moments: about 3x the module's state; twice while replaced
+    if free < need:
+        raise ConfigError(f"callbacks.checkpoint.dirpath={str(folder)!r} has {free / 2**20:.0f} MiB free; accepted: "
+                          f"a folder with at least {need / 2**20:.0f} MiB free (two checkpoints of this run)")
+
+
+def _fit(cfg: DictConfig) -> float | str | None:
     cfg, checkpoint = _run_config(cfg)
     output_dir = os.path.abspath(cfg.paths.output_dir)
     record.info("config:\n%s", OmegaConf.to_yaml(resolved_config(cfg)).rstrip())
@@ -178,17 +240,29 @@ def _fit(cfg: DictConfig) -> float | None:
                      "more) to train on", max_steps, nimg / 1000)
             return None
     datamodule, module, trainer = build(cfg)
+    if checkpoint is not None:
+        check_weights_fit(module, checkpoint, cfg.ckpt_path, "ckpt_path")
+    check_room(cfg, module)  # on every process: one that stopped alone would leave the others waiting
     if trainer.is_global_zero:
         log.info("run: %s", summary(cfg, datamodule, module))
         log.info("output: %s", output_dir)
     record_config(cfg, trainer)
     start = time.monotonic()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    except (Preempted, SIGTERMException) as stop:  # a checkpoint was saved at the end of the batch
+        if not isinstance(stop, Preempted):
+            stop = Preempted("SIGTERM", module.nimg, module.batches, last_checkpoint(cfg))
+        if trainer.is_global_zero:
+            log.info(stop.resume_line())
+        return None
+    finally:  # loggers that hold a process-wide run (wandb) end it: the next job of a sweep starts its own
+        for logger in trainer.loggers:
+            getattr(logger, "close", lambda: None)()
     if trainer.is_global_zero:
         how = "interrupted" if trainer.interrupted else "done"
         measured = [text for cb in trainer.callbacks if (text := getattr(cb, "final_summary", lambda: "")())]
         log.info("%s: %.3f kimg, %d G steps in %.0f s; %ssamples, checkpoints and logs in %s",
                  how, module.nimg / 1000, module.g_steps, time.monotonic() - start,
                  "".join(f"{text}; " for text in measured), output_dir)
-    metric = trainer.callback_metrics.get(cfg.get("optimized_metric") or "")
-    return None if metric is None else float(metric)
+    return optimized_value(cfg, trainer)

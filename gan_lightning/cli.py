@@ -3,23 +3,26 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import os
 import re
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from hydra.utils import get_class
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from gan_lightning.errors import ConfigError
+from gan_lightning.errors import ConfigError, check_number
 
-# top-level scalars: key -> (accepted types, whether null is accepted, what the message says is accepted)
+# top-level scalars: key -> keyword arguments of errors.check_number (bounds, integer, null accepted)
 SCALARS = {
-    "total_kimg": ((int, float), True, "a number > 0 or null"),
-    "total_g_steps": ((int,), True, "an integer > 0 or null"),
-    "n_critic": ((int,), False, "an integer >= 1"),
-    "batch_size": ((int,), False, "an integer >= 1"),
-    "z_dim": ((int,), False, "an integer >= 1"),
-    "seed": ((int,), False, "an integer"),
+    "total_kimg": {"low": 0, "above": True, "nullable": True},
+    "total_g_steps": {"low": 1, "integer": True, "nullable": True},
+    "n_critic": {"low": 1, "integer": True},
+    "batch_size": {"low": 1, "integer": True},
+    "z_dim": {"low": 1, "integer": True},
+    "c_dim": {"low": 0, "integer": True},
+    "seed": {"low": 0, "high": 2**32 - 1, "integer": True},  # numpy's seed range (seed_everything)
 }
 
 
@@ -35,8 +38,9 @@ def config_keys(cfg: Any, prefix: str = "") -> list[str]:
     return keys
 
 
-def unknown_key(args: list[str]) -> str | None:
-    """One line for an override of a key the config lacks (with a did-you-mean), else None.
+def unknown_key(args: list[str], check_run_dir: bool = False) -> str | None:
+    """One line for an override of a key the config lacks (with a did-you-mean), or with `check_run_dir` for a
+    run folder that cannot be created (Hydra's own attempt ends in a traceback); else None.
 
     Hydra says "Could not override ... Key not in struct"; this composes the command line once more to name
     the nearest keys. Flags (-m, --help, --cfg) and anything that fails otherwise are left to Hydra.
@@ -48,8 +52,8 @@ def unknown_key(args: list[str]) -> str | None:
     from gan_lightning.config import compose
 
     try:
-        compose(args)
-        return None
+        cfg = compose(args)
+        return unwritable(cfg.hydra.run.dir, "hydra.run.dir") if check_run_dir else None
     except ConfigCompositionException as error:
         match = re.match(r"Could not override '([^']+)'", str(error))
         if match is None:
@@ -70,12 +74,26 @@ def unknown_key(args: list[str]) -> str | None:
     return f"{key} is not a key of the config; {hint}"
 
 
+def unwritable(folder: str | Path, key: str) -> str | None:
+    """Why `folder` cannot be created or written (its nearest existing parent is a file or read-only), or None."""
+    path = Path(folder).expanduser().absolute()
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is None:
+        return None
+    if not existing.is_dir():
+        reason = f"{existing} is a file"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        reason = f"{existing} is read-only"
+    else:
+        return None
+    return (f"{key}={str(folder)!r} cannot be written ({reason}); accepted: a folder this user can write, "
+            "e.g. hydra.run.dir=outputs/runs/<name>")
+
+
 def check_scalars(cfg: DictConfig) -> None:
-    """Raise ConfigError for a top-level scalar of the wrong type (`total_kimg=abc`)."""
-    for key, (types, nullable, accepted) in SCALARS.items():
-        value = cfg.get(key)
-        if (value is None and not nullable) or (value is not None and (isinstance(value, bool) or not isinstance(value, types))):
-            raise ConfigError(f"{key}={value!r} is not supported; accepted: {accepted}")
+    """Raise ConfigError for a top-level scalar of the wrong type or range (`total_kimg=abc`, `z_dim=-3`)."""
+    for key, bounds in SCALARS.items():
+        check_number(key, cfg.get(key), **bounds)
 
 
 def check_partial(factory: partial, key: str) -> partial:
@@ -87,7 +105,33 @@ def check_partial(factory: partial, key: str) -> partial:
         unexpected = re.search(r"unexpected keyword argument '(\w+)'", str(error))
         what = f"{key}.{unexpected.group(1)} is not an argument of {target}" if unexpected else f"{key}: {error}"
         raise ConfigError(f"{what}; accepted: {', '.join(_parameters(factory.func)[1:])}") from None
+    import torch  # here: train.py imports this module, and `--help` needs no torch
+
+    if isinstance(factory.func, type) and issubclass(factory.func, torch.optim.Optimizer):
+        _check_optimizer(factory, key)
     return factory
+
+
+def _check_optimizer(factory: partial, key: str) -> None:
+    """Raise ConfigError for an optimizer argument of the wrong type or range (`lr=-1`, `betas=[2, 0]`),
+    found by building the optimizer once on a dummy parameter before training starts."""
+    import torch
+
+    defaults = {name: p.default for name, p in inspect.signature(factory.func).parameters.items()}
+    for name, value in factory.keywords.items():
+        default = defaults.get(name)
+        if isinstance(default, float) or name == "lr":
+            check_number(f"{key}.{name}", value, 0)
+        elif isinstance(default, tuple) and all(isinstance(d, float) for d in default):
+            if not isinstance(value, (list, tuple)) or len(value) != len(default):
+                raise ConfigError(f"{key}.{name}={value!r} is not supported; accepted: {len(default)} numbers")
+            for i, item in enumerate(value):
+                check_number(f"{key}.{name}[{i}]", item, 0, 1 if name == "betas" else None)
+    try:
+        factory([torch.nn.Parameter(torch.zeros(1))])
+    except (ValueError, TypeError) as error:  # torch's own range checks, e.g. "Invalid beta parameter at index 0"
+        target = f"{factory.func.__module__}.{factory.func.__qualname__}"
+        raise ConfigError(f"{key}: {error} (in {target}); accepted: the values {target} documents") from None
 
 
 def _parameters(target: Any) -> list[str]:
@@ -118,8 +162,10 @@ def instantiate_error(error: BaseException, cfg: DictConfig, typed: list[str] = 
             accepted = ""
         return f"{key}.{unexpected.group(1)} is not an argument of {node._target_}; accepted: {accepted}"
     mine = [o for o in typed if o.lstrip("+~").split("=", 1)[0].startswith(f"{key}.")]
-    where = ", ".join(mine) if mine else key
-    if key == "trainer" and "accelerator" in where and "accepted" not in reason:
+    named = [o for o in mine if re.search(rf"\b{re.escape(o.lstrip('+~').split('=', 1)[0].rsplit('.', 1)[-1])}\b", reason)]
+    where = ", ".join(named or mine) if mine else key  # the typed keys the reason names, else all under the node
+    hardware = any(word in reason.lower() for word in ("accelerator", "backend"))
+    if key == "trainer" and hardware and "accepted" not in reason:
         reason = f"{reason}; accepted on this machine: auto, {', '.join(sorted(_usable_accelerators()))}"
     if isinstance(node, (DictConfig, ListConfig)) and "_target_" in node:
         return f"{where}: {reason} (in {node._target_})"

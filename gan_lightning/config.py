@@ -7,6 +7,10 @@ The resolvers are registered when this module is imported (train.py imports it b
 - `gan.sweep_subdir`: multirun folders named `<num>_<swept overrides>`, short and safe for any filesystem.
 - `gan.run_id`: a random id, resolved once into the run's config (a resumed wandb run keeps it).
 - `gan.mixed_precision`: `bf16-mixed` where the CUDA GPU (or a machine without one) supports bf16, else `16-mixed`.
+- `gan.sweep_group`: the sweep folder's name in a multirun (wandb groups a sweep's runs by it); else null.
+- `gan.tags`: the run's overrides (`loss=hinge`, ...), at most 64 characters each (wandb's limit).
+- `gan.sqlite`: `sqlite:///<absolute path>` with the parent folder created (Optuna's study storage).
+- `gan.if_exists`: the path when that file exists, else null (launcher=slurm: a requeued job resumes).
 - `gan.image_size`: [height, width] of the image `dataset=single_image` serves (arch=singan's sizes).
 - `gan.pyramid_kimg`: the run length that trains every scale of arch=singan's pyramid for kimg_per_scale.
 """
@@ -28,9 +32,11 @@ CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 
 def checkpoint_run_dir(ckpt_path: str | None, default: str) -> str:
-    """`<run>` for a checkpoint at `<run>/checkpoints/<file>`; `default` for anything else."""
+    """`<run>` for a checkpoint at `<run>/checkpoints/<file>` or for a run folder; `default` for anything else."""
     if ckpt_path:
         path = Path(str(ckpt_path))
+        if path.is_dir():  # a run folder, or its checkpoints/ folder (the newest checkpoint is resumed)
+            return str(path.parent if path.name == "checkpoints" else path)
         if path.parent.name == "checkpoints" and path.parent.parent.is_dir():
             return str(path.parent.parent)
     return default
@@ -47,10 +53,11 @@ def hydra_subdir(output_dir: str) -> str:
 def sweep_subdir(num: int, overrides: list[str], argv: list[str] | None = None, max_length: int = 80) -> str:
     """`<num, 3 digits>_<swept overrides>`, e.g. `003_loss=hinge,regularizer=r1`, safe for any filesystem.
 
-    Only the keys swept on the command line (`loss=ns,hinge`) name the folder, so that what differs
-    between the runs is what one reads; other characters than letters, digits and `._=,+-` become `_`.
+    Only the keys swept on the command line (`loss=ns,hinge`) or in `hydra.sweeper.params` name the folder, so
+    that what differs between the runs is what one reads; other characters than letters, digits and `._=,+-`
+    become `_`.
     """
-    swept = _swept_keys(sys.argv[1:] if argv is None else argv)
+    swept = _swept_keys(sys.argv[1:] if argv is None else argv) | _config_swept_keys()
     items = [str(o) for o in overrides if not swept or str(o).split("=", 1)[0].lstrip("+~") in swept]
     name = re.sub(r"[^A-Za-z0-9._=,+-]", "_", ",".join(sorted(items)))[:max_length]
     return f"{int(num):03d}_{name}" if name else f"{int(num):03d}"
@@ -64,6 +71,52 @@ def _swept_keys(args: list[str]) -> set[str]:
     except Exception:
         return set()
     return {o.key_or_group for o in overrides if o.is_sweep_override()}
+
+
+def sweep_group() -> str | None:
+    """The sweep folder's name (e.g. `2026-11-24_12-00-00`) in a multirun job, else None."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None
+    return Path(str(HydraConfig.get().sweep.dir)).name
+
+
+def override_tags() -> list[str]:
+    """The job's overrides as tags, as typed or set by the sweeper (`loss=hinge`), at most 64 characters each."""
+    from hydra.core.hydra_config import HydraConfig
+
+    overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    return [str(o).lstrip("+~")[:64] for o in overrides if not str(o).startswith(("hydra.", "ckpt_path="))]
+
+
+def sqlite_url(path: str) -> str:
+    """`sqlite:///<absolute path>`, its folder created: SQLite makes the file but not the folders above it."""
+    file = Path(path).expanduser().resolve()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{file}"
+
+
+def _config_swept_keys() -> set[str]:
+    """The keys of `hydra.sweeper.params` (a sweep an experiment or an hparams_search config defines), and
+    those swept on the command line as `<sweep dir>/multirun.yaml` records them: a job that runs in a process
+    of its own (submitit, SLURM) does not see the command line in sys.argv."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return set()
+    keys = {str(key) for key in (HydraConfig.get().sweeper.get("params") or {})}
+    record = Path(str(HydraConfig.get().sweep.dir)) / "multirun.yaml"
+    if record.is_file():
+        typed = OmegaConf.to_container(OmegaConf.load(record).hydra.overrides.task, resolve=False)  # as typed
+        keys |= _swept_keys([str(o) for o in typed])
+    return keys
+
+
+def if_exists(path: str) -> str | None:
+    """`path` when it is a file (a requeued job finds its own last.ckpt), else None (a fresh start)."""
+    return path if Path(path).is_file() else None
 
 
 class DropAdverts(logging.Filter):
@@ -80,6 +133,7 @@ def mixed_precision() -> str:
     if torch.cuda.is_available() and not torch.cuda.is_bf16_supported(including_emulation=False):
         return "16-mixed"
     return "bf16-mixed"
+CACHED = ("gan.run_dir", "gan.hydra_subdir", "gan.run_id")  # drawn once: a run's folder, record and id
 
 
 class ResolverError(ConfigError, InterpolationResolutionError):
@@ -129,13 +183,16 @@ def _register() -> None:
         "gan.sweep_subdir": sweep_subdir,
         "gan.run_id": lambda: secrets.token_hex(4),
         "gan.mixed_precision": mixed_precision,
+        "gan.sweep_group": sweep_group,
+        "gan.tags": override_tags,
+        "gan.sqlite": sqlite_url,
+        "gan.if_exists": if_exists,
         "gan.image_size": image_size,
         "gan.pyramid_kimg": pyramid_kimg,
     }
     for name, resolver in resolvers.items():
         if not OmegaConf.has_resolver(name):  # cached: a run's id or folder is drawn once
-            cache = name in ("gan.run_dir", "gan.hydra_subdir", "gan.run_id")
-            OmegaConf.register_new_resolver(name, resolver, use_cache=cache)
+            OmegaConf.register_new_resolver(name, resolver, use_cache=name in CACHED)
 
 
 _register()

@@ -1,4 +1,5 @@
 """The one error type for bad user input: its message names the value and what is accepted."""
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,21 @@ def check_choice(name: str, value, accepted) -> None:
     """Raise ConfigError unless `value` is one of `accepted`."""
     if value not in accepted:
         raise ConfigError(f"{name}={value!r} is not supported; accepted: {', '.join(map(str, accepted))}")
+
+
+def check_number(name: str, value: Any, low: float | None = None, high: float | None = None, *,
+                 integer: bool = False, above: bool = False, nullable: bool = False) -> Any:
+    """Raise ConfigError unless `value` is a number (an integer if `integer`) >= low (> low if `above`) and
+    <= high, or None when `nullable`; return it. The message says what is accepted."""
+    if value is None and nullable:
+        return value
+    number = isinstance(value, int if integer else (int, float)) and not isinstance(value, bool)
+    if number and not math.isnan(value) and (low is None or (value > low if above else value >= low)) \
+            and (high is None or value <= high):
+        return value
+    bounds = [f"{'>' if above else '>='} {low}" if low is not None else "", f"<= {high}" if high is not None else ""]
+    accepted = " and ".join([b for b in bounds if b]).join(["an integer " if integer else "a number ", ""]).strip()
+    raise ConfigError(f"{name}={value!r} is not supported; accepted: {accepted}{' or null' if nullable else ''}")
 
 
 def check_power_of_two(name: str, value: int, minimum: int) -> int:

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from gan_lightning.errors import ConfigError, check_choice, check_power_of_two
+from gan_lightning.errors import ConfigError, check_choice, check_number, check_power_of_two
 
 # compare_gan's choices for D: none, BatchNorm, LayerNorm, spectral norm
 NORMALIZATIONS = ("none", "batch", "layer", "spectral")
@@ -95,6 +95,12 @@ def init_dcgan_(net: nn.Module) -> nn.Module:
         if layer.bias is not None:
             nn.init.zeros_(layer.bias)
     return net
+
+
+def check_sizes(role: str, minimum: int = 1, **sizes: int) -> None:
+    """Raise ConfigError naming `arch.<role>.<key>` unless every size is an integer >= minimum."""
+    for key, value in sizes.items():
+        check_number(f"arch.{role}.{key}", value, minimum, integer=True)
 
 
 def widths(channels: int, cap: int, count: int) -> list[int]:

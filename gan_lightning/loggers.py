@@ -69,6 +69,14 @@ class WandbLogger(loggers.WandbLogger):
     """
 
     def __init__(self, **kwargs: Any) -> None:
+        if kwargs.get("tags") is not None:
+            kwargs["tags"] = [str(tag) for tag in kwargs["tags"]]  # wandb wants plain strings, not a ListConfig
         super().__init__(**kwargs)
         if self._wandb_init.get("anonymous") is None:
             self._wandb_init.pop("anonymous", None)
+
+    def close(self) -> None:
+        """Finish the wandb run, so the next run of a sweep in this process starts its own."""
+        if self._experiment is not None:
+            self._experiment.finish()
+            self._experiment = None

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gan_lightning.errors import ConfigError, check_choice
+from gan_lightning.errors import check_choice, check_number
 
 
 class GANLoss(nn.Module):
@@ -25,7 +25,7 @@ class GANLoss(nn.Module):
 
     def __init__(self, drift: float = 0.0) -> None:
         super().__init__()
-        self.drift = drift
+        self.drift = check_number("loss.drift", drift, 0)
 
     def d(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         """Discriminator loss to minimise (plus drift * E[D(x)^2] when drift > 0)."""
@@ -48,12 +48,6 @@ class GANLoss(nn.Module):
 
     def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None) -> Tensor:
         raise NotImplementedError
-
-
-def check_range(name: str, value: float, low: float, high: float) -> None:
-    """Raise ConfigError unless low <= value <= high."""
-    if not isinstance(value, (int, float)) or not low <= value <= high:
-        raise ConfigError(f"{name}={value!r} is not supported; accepted: a number in [{low:g}, {high:g}]")
 
 
 class Minimax(GANLoss):
@@ -90,7 +84,7 @@ class LeastSquares(GANLoss):
 
     def __init__(self, a: float = 0.0, b: float = 1.0, c: float = 1.0, drift: float = 0.0) -> None:
         super().__init__(drift)
-        self.a, self.b, self.c = a, b, c
+        self.a, self.b, self.c = (check_number(f"loss.{k}", v) for k, v in (("a", a), ("b", b), ("c", c)))
 
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return 0.5 * ((real_logits - self.b).square().mean() + (fake_logits - self.a).square().mean())
@@ -166,10 +160,9 @@ class BEGAN(GANLoss):
 
     def __init__(self, gamma: float = 0.5, lambda_k: float = 0.001, k_init: float = 0.0) -> None:
         super().__init__(drift=0.0)
-        check_range("loss.gamma", gamma, 0.0, 1.0)
-        check_range("loss.k_init", k_init, 0.0, 1.0)
-        if not isinstance(lambda_k, (int, float)) or lambda_k < 0:
-            raise ConfigError(f"loss.lambda_k={lambda_k!r} is not supported; accepted: a number >= 0")
+        check_number("loss.gamma", gamma, 0.0, 1.0)
+        check_number("loss.k_init", k_init, 0.0, 1.0)
+        check_number("loss.lambda_k", lambda_k, 0.0)
         self.gamma, self.lambda_k = gamma, lambda_k
         self.register_buffer("k", torch.tensor(float(k_init)))  # k_t: checkpointed with the module
 

@@ -8,8 +8,10 @@ checkpoints and every schedule is a function of them. Randomness is stateless: e
 global RNG from (seed, batch, rank), so a resumed run draws exactly what an uninterrupted one would.
 """
 import copy
+import logging
 import warnings
 from functools import partial
+from pathlib import Path
 
 import lightning as L
 import torch
@@ -17,10 +19,13 @@ from torch import Tensor, nn
 
 from gan_lightning.augment import Augmented
 from gan_lightning.callbacks.ema import standing_statistics
-from gan_lightning.errors import ConfigError
+from gan_lightning.divergence import ADVICE, module_tensors, nonfinite, rollback
+from gan_lightning.errors import ConfigError, check_choice, check_number
 from gan_lightning.losses import GANLoss
 from gan_lightning.regularizers import NoRegularizer, Regularizer
 from gan_lightning.schedule import run_finished
+
+log = logging.getLogger(__name__)
 
 # G_ema is in eval mode on purpose (it is never trained); Lightning warns about any eval-mode module.
 warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
@@ -56,9 +61,18 @@ class GAN(L.LightningModule):
         total_kimg: float | None = None,
         total_g_steps: int | None = None,
         seed: int = 0,
+        on_divergence: str = "stop",
+        rollback_lr_factor: float = 0.5,
+        max_rollbacks: int = 3,
         augment: nn.Module | None = None,
     ) -> None:
         super().__init__()
+        check_choice("module.on_divergence", on_divergence, ("stop", "rollback"))
+        self.on_divergence = on_divergence
+        self.rollback_lr_factor = check_number("module.rollback_lr_factor", rollback_lr_factor, 0, 1, above=True)
+        self.max_rollbacks = check_number("module.max_rollbacks", max_rollbacks, 0, integer=True)
+        self.rollbacks = 0  # rollbacks done so far (saved in checkpoints)
+        self.rollback_path: Path | None = None  # the last good checkpoint; set by callbacks.checkpoint
         if not isinstance(n_critic, int) or n_critic < 1:
             raise ConfigError(f"n_critic={n_critic!r} is not supported; accepted: an integer >= 1")
         for name, value in (("total_kimg", total_kimg), ("total_g_steps", total_g_steps)):
@@ -163,7 +177,7 @@ class GAN(L.LightningModule):
         self.nimg += self.batch_nimg
         self.last_logs = {**self.last_logs, **logs}  # a lazy penalty or a G loss keeps its last value for the log
         if self.batches % self.finite_check_every == 1 or self.finite_check_every == 1:
-            self.check_finite()  # a host sync, so not on every batch
+            self.check_finite(weights=True)  # a host sync, so not on every batch
 
     def discriminator_step(self, opt: torch.optim.Optimizer, real: Tensor, c: Tensor | None) -> dict[str, Tensor]:
         """One D update: fakes made without grad; the penalty, when due, joins the loss, or is a step of its
@@ -219,15 +233,27 @@ class GAN(L.LightningModule):
         self.untoggle_optimizer(opt)
         return logs
 
-    def check_finite(self) -> None:
-        """Stop the run with one clear line when a loss or penalty of the last batch is NaN or infinite."""
-        bad = [key for key, value in self.last_logs.items() if not torch.isfinite(value).all()]
-        if bad:
-            raise FloatingPointError(
-                f"{', '.join(bad)} became NaN/inf at {self.nimg / 1000:.3f} kimg (batch {self.batches}); "
-                "the last checkpoint was not overwritten. Try lower learning rates, a regularizer "
-                "(regularizer=r1 or gp), or trainer.precision=32-true."
-            )
+    def check_finite(self, weights: bool = False) -> bool:
+        """Stop the run with one line naming the tensor, kimg and batch when a loss of the last batch (or, with
+        `weights`, a parameter or buffer) is NaN/inf; or roll back (module.on_divergence). True if rolled back."""
+        losses, tensors = nonfinite(self.last_logs), nonfinite(module_tensors(self)) if weights else []
+        if not losses and not tensors:
+            return False
+        more = f" and {len(tensors) - 3} more tensors" if len(tensors) > 3 else ""
+        what = ", ".join([*losses, *tensors[:3]]) + more
+        where = f"{self.nimg / 1000:.3f} kimg (batch {self.batches})"
+        path = self.rollback_path
+        if self.on_divergence == "rollback" and self.rollbacks < self.max_rollbacks and path and path.is_file():
+            rollbacks = self.rollbacks + 1
+            checkpoint = rollback(self, path, self.rollback_lr_factor)
+            self.rollbacks, self.last_logs = rollbacks, {}
+            log.warning("%s became NaN/inf at %s; rolled back to %s (%.3f kimg) with learning rates x%g "
+                        "(rollback %d of %d)", what, where, path, checkpoint["clock"]["nimg"] / 1000,
+                        self.rollback_lr_factor ** rollbacks, rollbacks, self.max_rollbacks)
+            return True
+        tried = f" after {self.rollbacks} rollbacks" if self.rollbacks else ""
+        raise FloatingPointError(f"{what} became NaN/inf at {where}{tried}; the last checkpoint was not "
+                                 f"overwritten. {ADVICE}")
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         if self.finished():
@@ -248,10 +274,12 @@ class GAN(L.LightningModule):
         return min(limits) if limits else None
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["clock"] = {"nimg": self.nimg, "batches": self.batches}
+        checkpoint["clock"] = {"nimg": self.nimg, "batches": self.batches,
+                               **({"rollbacks": self.rollbacks} if self.rollbacks else {})}
         if self.run_config is not None:
             checkpoint["config"] = self.run_config
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         clock = checkpoint.get("clock", {"nimg": 0, "batches": 0})
         self.nimg, self.batches = int(clock["nimg"]), int(clock["batches"])
+        self.rollbacks = int(clock.get("rollbacks", 0))

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-from gan_lightning.errors import ConfigError
+from gan_lightning.errors import ConfigError, check_number
 
 
 class Regularizer(nn.Module):
@@ -28,10 +28,8 @@ class Regularizer(nn.Module):
     def __init__(self, weight: float = 1.0, interval: int = 1) -> None:
         super().__init__()
         self.scaler: torch.amp.GradScaler | None = None  # fp16 training: set by the module
-        if not isinstance(interval, int) or interval < 1:
-            raise ConfigError(f"regularizer.interval={interval!r} is not supported; accepted: an integer >= 1")
-        self.weight = weight
-        self.interval = interval
+        self.weight = check_number("regularizer.weight", weight, 0)
+        self.interval = check_number("regularizer.interval", interval, 1, integer=True)
 
     def is_due(self, d_step: int) -> bool:
         """Whether the penalty runs at this D step (0-based)."""
@@ -126,7 +124,7 @@ class GradientPenalty(Regularizer):
     def __init__(self, weight: float = 10.0, interval: int = 1, target: float = 1.0,
                  stage_resolution: bool = False) -> None:
         super().__init__(weight, interval)
-        self.target = target
+        self.target = check_number("regularizer.target", target, 0)
         self.stage_resolution = stage_resolution
 
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
@@ -159,7 +157,7 @@ class DRAGAN(Regularizer):
 
     def __init__(self, weight: float = 10.0, interval: int = 1, target: float = 1.0) -> None:
         super().__init__(weight, interval)
-        self.target = target
+        self.target = check_number("regularizer.target", target, 0)
 
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
         real = real.detach()
@@ -190,7 +188,11 @@ class R2(Regularizer):
 
 
 class L2(Regularizer):
-    """L2 weight decay on D's weight tensors (the GAN Landscape's "L2"): sum of ||W||^2, biases excluded."""
+    """L2 on D's weight tensors as compare_gan (the GAN Landscape's "L2"): mean over layers of ||W||^2 / 2.
+
+    The mean (not the sum) over layers keeps the Landscape's published weights (0.0001 to 100) meaningful for
+    any depth; biases and gains are excluded, as compare_gan penalises only `kernel` variables.
+    """
 
     name = "l2"
 
@@ -199,7 +201,7 @@ class L2(Regularizer):
 
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
         weights = [p for p in discriminator.parameters() if p.dim() > 1 and p.requires_grad]
-        return torch.stack([w.square().sum() for w in weights]).sum()
+        return torch.stack([w.square().sum() / 2 for w in weights]).mean()  # tf.nn.l2_loss per layer, averaged
 
 
 class WeightClipping(Regularizer):
@@ -209,9 +211,7 @@ class WeightClipping(Regularizer):
 
     def __init__(self, clip: float = 0.01) -> None:
         super().__init__(weight=0.0)
-        if clip <= 0:
-            raise ConfigError(f"regularizer.clip={clip!r} is not supported; accepted: a number > 0")
-        self.clip = clip
+        self.clip = check_number("regularizer.clip", clip, 0, above=True)
 
     @torch.no_grad()
     def after_d_step(self, discriminator: nn.Module) -> None:
@@ -245,7 +245,7 @@ class Orthogonal(Regularizer):
 
     def __init__(self, generator_weight: float = 1e-4, weight: float = 0.0, interval: int = 1) -> None:
         super().__init__(weight, interval)
-        self.generator_weight = generator_weight
+        self.generator_weight = check_number("regularizer.generator_weight", generator_weight, 0)
 
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
         return torch.stack([off_diagonal_gram(w) for w in filter_weights(discriminator)]).sum()
@@ -267,7 +267,7 @@ class Reconstruction(Regularizer):
     def __init__(self, discriminator_penalty: Regularizer, weight: float = 10.0) -> None:
         super().__init__(weight=discriminator_penalty.weight, interval=discriminator_penalty.interval)
         self.discriminator_penalty = discriminator_penalty
-        self.reconstruction_weight = weight
+        self.reconstruction_weight = check_number("regularizer.weight", weight, 0)
 
     @property
     def name(self) -> str:

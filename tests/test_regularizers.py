@@ -101,10 +101,12 @@ def test_penalty_backpropagates_to_d_parameters():
     assert_close(d.w.grad, W)  # d/dw of 0.5 ||w||^2
 
 
-def test_l2_sums_squares_of_weight_tensors_only():
+def test_l2_is_compare_gans_mean_over_layers_of_half_squared_norms():
     d = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 1))
-    expected = d[0].weight.square().sum() + d[1].weight.square().sum()
-    assert_close(R.L2(weight=1e-4).penalty(d, real, fake, None), expected)
+    with torch.no_grad():
+        d[0].weight.copy_(torch.tensor([[1.0, 2.0, 0.0], [0.0, 1.0, 1.0]]))  # ||W||^2 = 7
+        d[1].weight.copy_(torch.tensor([[3.0, 0.0]]))                        # ||W||^2 = 9; biases are not counted
+    assert_close(R.L2(weight=1e-4).penalty(d, real, fake, None), torch.tensor((7 / 2 + 9 / 2) / 2))
 
 
 def test_weight_clipping_clamps_after_the_d_step():

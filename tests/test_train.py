@@ -109,13 +109,13 @@ def test_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_pat
                  tmp_path)
     assert good.returncode == 0, good.stderr[-2000:]
     ckpt = run_dir / "checkpoints" / "last.ckpt"
-    checkpoint = torch.load(ckpt, weights_only=True)  # a resume keeps the stored config: make its penalty NaN
-    checkpoint["config"]["regularizer"]["weight"] = float("nan")
+    checkpoint = torch.load(ckpt, weights_only=True)  # a weight of D becomes NaN: so do the losses
+    checkpoint["state_dict"]["discriminator.net.1.weight"].fill_(float("nan"))
     torch.save(checkpoint, ckpt)
     before = ckpt.read_bytes()
     result = train([f"ckpt_path={ckpt}", "total_kimg=0.4"], tmp_path)
     assert result.returncode != 0
-    assert "reg/r1" in result.stderr and "became NaN/inf at" in result.stderr
+    assert "reg/r1" in result.stderr and "loss/d" in result.stderr and "became NaN/inf at" in result.stderr
     assert "Traceback" not in result.stderr
     assert ckpt.read_bytes() == before
     log = (run_dir / "train.log").read_text()

@@ -1,40 +1,77 @@
-"""Checkpoints by images seen: `last.ckpt` every `every_kimg` and at the end, written atomically."""
+"""Checkpoints by images seen: `last.ckpt` every `every_kimg`, at the end and on preemption, written atomically."""
 from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.callbacks import Checkpoint
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from gan_lightning.checkpoint import save_atomic
+from gan_lightning.errors import check_number
+from gan_lightning.preemption import SIGNALS, Preempted, SignalFlag, requeue_slurm_job
 from gan_lightning.schedule import crossed
 
 
 class KimgCheckpoint(Checkpoint):
     """Saves `<dirpath>/last.ckpt` each time the clock crosses a multiple of `every_kimg`, and at the end.
 
-    Lightning writes through an fsspec transaction (temporary file, then rename), so an interrupted save
-    never leaves a half-written `last.ckpt`. `snapshots` also keeps `kimg<NNNNNN>.ckpt` copies. Being a
-    `Checkpoint`, it runs after the other callbacks (EMA is updated first) and replaces Lightning's default.
+    Writes go to a temporary file beside the checkpoint and are renamed over it (checkpoint.save_atomic), so
+    a kill or a full disk mid-save leaves the previous `last.ckpt` whole. `snapshots` also keeps
+    `kimg<NNNNNN>.ckpt` copies. On one of `signals` (SIGTERM, SIGUSR1: what SLURM sends) it saves at the end
+    of the current batch and stops the run (preemption.py). Being a `Checkpoint`, it runs after the other
+    callbacks (EMA is updated first) and replaces Lightning's default.
     """
 
-    def __init__(self, dirpath: str, every_kimg: float = 50.0, snapshots: bool = False) -> None:
+    def __init__(self, dirpath: str, every_kimg: float = 50.0, snapshots: bool = False,
+                 signals: list[str] | tuple[str, ...] = SIGNALS) -> None:
         self.dirpath = Path(dirpath)
-        self.every_nimg = int(every_kimg * 1000)
+        self.every_nimg = int(check_number("callbacks.checkpoint.every_kimg", every_kimg, 0) * 1000)  # 0: at the end
         self.snapshots = snapshots
+        self.flag = SignalFlag(list(signals or ()))
+        self.saved_nimg = -1
 
-    def _save(self, trainer: L.Trainer, nimg: int) -> None:
-        trainer.lightning_module.check_finite()  # never replace a good checkpoint with a diverged one
-        trainer.save_checkpoint(self.dirpath / "last.ckpt", weights_only=False)
+    def _save(self, trainer: L.Trainer, nimg: int) -> Path:
+        path = self.dirpath / "last.ckpt"
+        if trainer.lightning_module.check_finite(weights=True):  # never replace a good checkpoint with a diverged one
+            return path  # rolled back to it (module.on_divergence=rollback)
+        save_atomic(trainer, self.dirpath / "last.ckpt")
         if self.snapshots:
-            trainer.save_checkpoint(self.dirpath / f"kimg{nimg // 1000:06d}.ckpt", weights_only=False)
+            save_atomic(trainer, self.dirpath / f"kimg{nimg // 1000:06d}.ckpt")
+        self.saved_nimg = nimg
+        return path
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.flag.install()  # after Lightning's own handlers (set in trainer.fit), which SIGTERM still reaches
+        pl_module.rollback_path = self.dirpath / "last.ckpt"  # the last good state, for module.on_divergence
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
+        if self.preempted(trainer, pl_module):
+            path = self._save(trainer, pl_module.nimg)
+            if self.flag.received == "SIGUSR1" and trainer.is_global_zero:
+                requeue_slurm_job()
+            raise Preempted(self.flag.received or "a signal on another process", pl_module.nimg, pl_module.batches,
+                            path)
         if pl_module.finished():
             return  # the end is saved by on_train_end
         if crossed(pl_module.nimg, pl_module.batch_nimg, self.every_nimg):
             self._save(trainer, pl_module.nimg)
 
+    def preempted(self, trainer: L.Trainer, pl_module: L.LightningModule) -> bool:
+        """Whether a signal arrived on any process; with several, they agree at the check interval (a sync)."""
+        if trainer.world_size == 1:
+            return self.flag.received is not None
+        if pl_module.batches % pl_module.finite_check_every:
+            return False
+        return trainer.strategy.reduce_boolean_decision(self.flag.received is not None, all=False)
+
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._save(trainer, pl_module.nimg)
+        if self.saved_nimg != pl_module.nimg:
+            self._save(trainer, pl_module.nimg)
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        if isinstance(exception, KeyboardInterrupt) and pl_module.batches > 0:
-            self._save(trainer, pl_module.nimg)  # Ctrl-C keeps the work done so far
+        # Ctrl-C, or Lightning's own stop on SIGTERM (a signal our flag missed), keeps the work done so far
+        stopped = isinstance(exception, (KeyboardInterrupt, SIGTERMException))
+        if stopped and pl_module.batches > 0 and self.saved_nimg != pl_module.nimg:
+            self._save(trainer, pl_module.nimg)
+
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self.flag.restore()

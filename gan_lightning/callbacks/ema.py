@@ -14,7 +14,7 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
-from gan_lightning.errors import ConfigError
+from gan_lightning.errors import check_number
 
 
 @torch.no_grad()
@@ -66,10 +66,8 @@ class EMA(L.Callback):
     """Updates `pl_module.G_ema` from `pl_module.generator` after every batch."""
 
     def __init__(self, halflife_kimg: float = 10.0, rampup: float | None = 0.05) -> None:
-        if halflife_kimg < 0:
-            raise ConfigError(f"callbacks.ema.halflife_kimg={halflife_kimg!r} is not supported; accepted: >= 0")
-        self.halflife_kimg = halflife_kimg
-        self.rampup = rampup
+        self.halflife_kimg = check_number("callbacks.ema.halflife_kimg", halflife_kimg, 0)
+        self.rampup = check_number("callbacks.ema.rampup", rampup, 0, above=True, nullable=True)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
         beta = ema_beta(pl_module.batch_nimg, self.halflife_kimg, pl_module.nimg, self.rampup)

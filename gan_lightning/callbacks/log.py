@@ -3,6 +3,7 @@ import logging
 
 import lightning as L
 
+from gan_lightning.errors import check_number
 from gan_lightning.loggers import log_scalars
 from gan_lightning.schedule import crossed
 
@@ -18,7 +19,7 @@ class LogLosses(L.Callback):
     """
 
     def __init__(self, every_kimg: float = 1.0) -> None:
-        self.every_nimg = int(every_kimg * 1000)
+        self.every_nimg = int(check_number("callbacks.log.every_kimg", every_kimg, 0) * 1000)  # 0: at the end only
         self.logged_nimg = -1
 
     def write(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -11,7 +11,7 @@ it off (start 1.0) there.
 import lightning as L
 
 from gan_lightning.callbacks.progressive import set_learning_rates
-from gan_lightning.errors import ConfigError
+from gan_lightning.errors import check_number
 from gan_lightning.schedule import run_progress
 
 
@@ -26,12 +26,8 @@ class LRDecay(L.Callback):
     """Both optimizers' learning rates times `decay_factor(progress, start, final)` before every batch."""
 
     def __init__(self, start: float = 1.0, final: float = 0.0) -> None:
-        if not 0.0 <= start <= 1.0:
-            raise ConfigError(f"callbacks.lr_decay.start={start!r}: the share of the run before the decay "
-                              "begins, accepted 0 <= start <= 1 (1: no decay)")
-        if not 0.0 <= final <= 1.0:
-            raise ConfigError(f"callbacks.lr_decay.final={final!r}: the factor reached at the end of the run, "
-                              "accepted 0 <= final <= 1")
+        check_number("callbacks.lr_decay.start", start, 0, 1)  # the share of the run before the decay; 1: none
+        check_number("callbacks.lr_decay.final", final, 0, 1)  # the factor reached at the end of the run
         self.start, self.final = float(start), float(final)
 
     def on_train_batch_start(self, trainer: L.Trainer, module: L.LightningModule, batch, batch_idx: int) -> None:

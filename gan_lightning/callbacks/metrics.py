@@ -17,7 +17,8 @@ from typing import Any
 import lightning as L
 import torch
 
-from gan_lightning.errors import ConfigError, check_choice
+from gan_lightning.checkpoint import save_atomic
+from gan_lightning.errors import ConfigError, check_choice, check_number
 from gan_lightning.loggers import log_scalars
 from gan_lightning.metrics.base import Metric
 from gan_lightning.metrics.features import FeatureNet
@@ -93,7 +94,7 @@ class MetricsCallback(L.Callback):
                  log_path: str | None = None) -> None:
         check_choice("metrics.best_mode", best_mode, ("min", "max"))
         self.suite = MetricSuite(metrics or {}, features, n_samples, n_real, batch_size, seed, cache_dir, cache)
-        self.every_nimg = int(every_kimg * 1000)
+        self.every_nimg = int(check_number("metrics.every_kimg", every_kimg, 0) * 1000)  # 0: at the end only
         self.ema, self.best, self.best_mode, self.seed = ema, best, best_mode, seed
         self.dirpath = Path(dirpath)
         self.log_path = Path(log_path) if log_path else None
@@ -145,7 +146,7 @@ class MetricsCallback(L.Callback):
                     log.warning(reason)
             self.append_log({"kimg": kimg, "values": values, "provenance": self.provenance})
         if improved:
-            trainer.save_checkpoint(self.dirpath / "best.ckpt", weights_only=False)
+            save_atomic(trainer, self.dirpath / "best.ckpt", "callbacks.metrics.dirpath")
         return values
 
     def final_summary(self) -> str:

@@ -11,6 +11,7 @@ import lightning as L
 import torch
 
 from gan_lightning.data.images import save_image
+from gan_lightning.errors import check_number
 from gan_lightning.loggers import log_image
 from gan_lightning.schedule import crossed
 
@@ -23,8 +24,8 @@ class Preview(L.Callback):
 
     def __init__(self, dirpath: str, every_kimg: float = 5.0, num_samples: int | None = None, seed: int = 0) -> None:
         self.dirpath = Path(dirpath)
-        self.every_nimg = int(every_kimg * 1000)
-        self.num_samples = num_samples
+        self.every_nimg = int(check_number("callbacks.preview.every_kimg", every_kimg, 0) * 1000)  # 0: start and end
+        self.num_samples = check_number("callbacks.preview.num_samples", num_samples, 1, integer=True, nullable=True)
         self.size = num_samples or 64  # settled in on_train_start, once the datamodule is known
         self.seed = seed
 

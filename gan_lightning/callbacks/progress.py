@@ -5,6 +5,8 @@ import lightning as L
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 
+from gan_lightning.errors import check_number
+
 
 def batches_for_steps(max_steps: int, n_critic: int) -> int:
     """Batches until Lightning's global_step reaches max_steps: it counts D steps and G steps (manual optimisation)."""
@@ -16,6 +18,10 @@ def batches_for_steps(max_steps: int, n_critic: int) -> int:
 
 class KimgProgressBar(TQDMProgressBar):
     """A 'train' bar counted in the module's batches, created once with its total: no empty epoch headers."""
+
+    def __init__(self, refresh_rate: int = 1, process_position: int = 0, **kwargs) -> None:
+        check_number("callbacks.progress.refresh_rate", refresh_rate, 0, integer=True)  # 0: no bar
+        super().__init__(refresh_rate, process_position, **kwargs)
 
     def total(self, trainer: L.Trainer, pl_module: L.LightningModule) -> int | None:
         """The run length in batches: the first of the module's run length and trainer.max_steps."""
@@ -44,6 +50,11 @@ class KimgProgressBar(TQDMProgressBar):
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.show(trainer, pl_module)  # the losses logged at the end
         self.train_progress_bar.close()
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        bar = getattr(self, "_train_progress_bar", None)
+        if bar is not None:
+            bar.close()  # the line that says why the run stopped (preemption, an error) starts on a line of its own
 
     def show(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         bar = self.train_progress_bar

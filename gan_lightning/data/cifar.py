@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from gan_lightning.data.base import InMemoryDataModule
-from gan_lightning.data.files import TAR_SUFFIXES, ImageFiles, is_archive, read_image_folder
+from gan_lightning.data.files import ON_CORRUPT, TAR_SUFFIXES, ImageFiles, is_archive, read_image_folder
 from gan_lightning.data.images import fit_batch
 from gan_lightning.errors import ConfigError, check_choice
 
@@ -66,9 +66,12 @@ class CIFAR10DataModule(InMemoryDataModule):
         seed: int = 0,
         conditional: bool = False,
         num_workers: int = 0,
+        on_corrupt: str = "error",
     ) -> None:
         super().__init__(resolution, channels, batch_size, seed, conditional, num_workers)
         check_choice("dataset.split", split, tuple(BATCHES))
+        check_choice("dataset.on_corrupt", on_corrupt, ON_CORRUPT)
+        self.on_corrupt = on_corrupt  # for the <split>/<class>/*.png layout
         self.root = root
         self.split = split
         self.noun = f"{split} images"
@@ -86,7 +89,8 @@ class CIFAR10DataModule(InMemoryDataModule):
             folder = root / BATCHES_DIR if (root / BATCHES_DIR).is_dir() else root
             images, labels = unpickle_batches(lambda name: (folder / name).read_bytes(), self.split, folder)
         elif (root / self.split).is_dir() or is_archive(root):
-            files = ImageFiles(root / self.split) if root.is_dir() else ImageFiles(root).within(self.split)
+            files = (ImageFiles(root / self.split, on_corrupt=self.on_corrupt) if root.is_dir()
+                     else ImageFiles(root, on_corrupt=self.on_corrupt).within(self.split))
             if not files.names:
                 raise ConfigError(f"dataset.root={self.root!r} has no images under {self.split}/; accepted: {LAYOUTS}")
             pixels, labels, _ = read_image_folder(files, self.resolution, self.channels, labels_from_subfolders=True)

@@ -12,13 +12,16 @@ import torch
 from PIL import Image
 
 from gan_lightning.data.images import fit_image
-from gan_lightning.errors import ConfigError
+from gan_lightning.errors import ConfigError, check_choice
 
 log = logging.getLogger(__name__)
+record = logging.getLogger("gan_lightning.record")  # train.log only
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 LOG_EVERY = 10_000
+ON_CORRUPT = ("error", "skip")
+SHOWN_SKIPPED = 10  # names in the warning line; train.log gets every one
 
 
 def is_archive(path: Path) -> bool:
@@ -51,9 +54,12 @@ def member_offset(member: Member) -> int:
 class ImageFiles:
     """The image files under a folder or inside an archive, named by '/'-separated paths relative to it."""
 
-    def __init__(self, path: Path, key: str = "dataset.root") -> None:
+    def __init__(self, path: Path, key: str = "dataset.root", on_corrupt: str = "error") -> None:
+        check_choice("dataset.on_corrupt", on_corrupt, ON_CORRUPT)
         self.path = path
         self.key = key
+        self.on_corrupt = on_corrupt  # what decode_images does with a file PIL cannot read
+        self.skipped: list[str] = []  # names decode_images skipped (on_corrupt=skip)
         if path.is_dir():
             found = (p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
             members: list[Member] = [n for n in found if is_image_name(n)]
@@ -88,7 +94,7 @@ class ImageFiles:
     def within(self, folder: str) -> "ImageFiles":
         """The images under `folder`, renamed relative to it."""
         view = object.__new__(ImageFiles)
-        view.path, view.key = self.path, self.key
+        view.path, view.key, view.on_corrupt, view.skipped = self.path, self.key, self.on_corrupt, []
         prefix = folder.strip("/") + "/"
         view.stored = {n[len(prefix) :]: m for n, m in self.stored.items() if n.startswith(prefix)}
         return view
@@ -128,7 +134,11 @@ def decode_images(
     names: list[str],
     fit: Callable[[Image.Image], np.ndarray],
 ) -> torch.Tensor:
-    """Decode `names` and apply `fit` to each; returns uint8 [N, C, H, W] in the order of `names`."""
+    """Decode `names` and apply `fit` to each; returns uint8 [N, C, H, W] in the order of `names`.
+
+    A file PIL cannot read (truncated, foreign bytes) is an error, or with `files.on_corrupt == "skip"` is
+    left out: its name goes to `files.skipped` and the count and names to the log.
+    """
     position = {name: i for i, name in enumerate(names)}
     arrays: list[np.ndarray | None] = [None] * len(names)
     # said for whole datasets, not for each batch a streaming dataset decodes
@@ -137,15 +147,29 @@ def decode_images(
     for count, (name, data) in enumerate(files.read(names), start=1):
         try:
             with Image.open(io.BytesIO(data)) as img:
+                img.load()  # decode now: a truncated file fails here, not half-way through fit
                 arrays[position[name]] = fit(img)
-        except (OSError, ValueError, SyntaxError) as error:  # what PIL raises for truncated or foreign bytes
-            raise ConfigError(
-                f"{files.key}={str(files.path)!r}: cannot decode image {files.where(name)!r} ({error}); "
-                f"accepted: readable {'/'.join(IMAGE_EXTENSIONS)} files"
-            ) from error
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:  # PIL's errors for bad bytes
+            if files.on_corrupt != "skip":
+                raise ConfigError(
+                    f"{files.key}={str(files.path)!r}: cannot decode image {files.where(name)!r} ({error}); "
+                    f"accepted: readable {'/'.join(IMAGE_EXTENSIONS)} files, or dataset.on_corrupt=skip"
+                ) from error
+            files.skipped.append(name)
+            log.debug("skipping %s: %s", files.where(name), error)
         if count % LOG_EVERY == 0:
             log.info("decoded %d/%d images", count, len(names))
-    return torch.from_numpy(np.stack(arrays))
+    kept = [array for array in arrays if array is not None]
+    if files.skipped:
+        skipped = [files.where(n) for n in sorted(files.skipped)]
+        more = f" and {len(skipped) - SHOWN_SKIPPED} more (all in train.log)" if len(skipped) > SHOWN_SKIPPED else ""
+        log.warning("dataset.on_corrupt=skip: skipped %d of %d images that cannot be decoded: %s%s",
+                    len(skipped), len(names), ", ".join(skipped[:SHOWN_SKIPPED]), more)
+        record.info("skipped images: %s", ", ".join(skipped))
+    if not kept:
+        raise ConfigError(f"{files.key}={str(files.path)!r}: none of its {len(names)} images can be decoded; "
+                          f"accepted: readable {'/'.join(IMAGE_EXTENSIONS)} files")
+    return torch.from_numpy(np.stack(kept))
 
 
 def read_image_folder(
@@ -174,4 +198,7 @@ def read_image_folder(
         index = {c: i for i, c in enumerate(classes)}
         labels = torch.tensor([index[f] for f in folders], dtype=torch.int64)
     images = decode_images(files, names, lambda img: fit_image(img, resolution, channels, resample))
+    if files.skipped and labels is not None:  # the labels of the images decoded
+        skipped = set(files.skipped)
+        labels = labels[torch.tensor([name not in skipped for name in names])]
     return images, labels, classes

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from gan_lightning.errors import ConfigError
+from gan_lightning.errors import ConfigError, check_number
 from gan_lightning.metrics.base import Metric, Sets
 from gan_lightning.metrics.cache import default_cache_dir, load_features, real_key, save_features
 from gan_lightning.metrics.features import FeatureNet
@@ -49,9 +49,10 @@ class MetricSuite:
             if metric.feature is not None and metric.feature not in self.features:
                 raise ConfigError(f"metrics.list.{name}.feature={metric.feature!r} names no feature network; "
                                   f"accepted: {', '.join(self.features) or 'a key of metrics.features'}")
-        if not isinstance(n_samples, int) or n_samples < 2:
-            raise ConfigError(f"metrics.n_samples={n_samples!r} is not supported; accepted: an integer >= 2")
-        self.n_samples, self.n_real, self.batch_size, self.seed = n_samples, n_real, batch_size, seed
+        self.n_samples = check_number("metrics.n_samples", n_samples, 2, integer=True)
+        self.n_real = check_number("metrics.n_real", n_real, 2, integer=True, nullable=True)
+        self.batch_size = check_number("metrics.batch_size", batch_size, 1, integer=True)
+        self.seed = seed
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
         self.cache = cache
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from gan_lightning.layers import apply_spectral, check_conv_net, down_block, init_dcgan_, up_block, widths
+from gan_lightning.layers import apply_spectral, check_conv_net, check_sizes, down_block, init_dcgan_, up_block, widths
 
 
 class Generator(nn.Module):
@@ -27,6 +27,7 @@ class Generator(nn.Module):
     ) -> None:
         super().__init__()
         log2 = check_conv_net("generator", "dcgan", img_resolution, c_dim)
+        check_sizes("generator", channels=channels, max_channels=max_channels)
         self.z_dim, self.c_dim = z_dim, c_dim
         self.img_resolution, self.img_channels = img_resolution, img_channels
         hidden = widths(channels, max_channels, log2 - 2)  # at 4x4, 8x8, ..., R/2 x R/2
@@ -54,6 +55,7 @@ class Discriminator(nn.Module):
     ) -> None:
         super().__init__()
         log2 = check_conv_net("discriminator", "dcgan", img_resolution, c_dim, normalization)
+        check_sizes("discriminator", channels=channels, max_channels=max_channels)
         self.c_dim, self.img_resolution, self.img_channels = c_dim, img_resolution, img_channels
         hidden = widths(channels, max_channels, log2 - 2)[::-1]  # at R/2, R/4, ..., 4x4
         # no normalization on the input layer (the paper); spectral norm, if chosen, covers every conv

@@ -76,7 +76,7 @@ class Discriminator(nn.Module):
         check_unconditional("discriminator", "mlp", c_dim)
         _check_resolution("arch.discriminator.img_resolution", img_resolution)
         check_normalization(normalization)
-        if not 0.0 <= dropout < 1.0:
+        if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
             raise ConfigError(f"arch.discriminator.dropout={dropout!r} is not supported; accepted: 0 <= dropout < 1")
         self.c_dim, self.img_resolution, self.img_channels = c_dim, img_resolution, img_channels
         layers: list[nn.Module] = [nn.Flatten()]

@@ -28,6 +28,7 @@ from gan_lightning.layers import (
     EqualizedLinear,
     MinibatchStddev,
     PixelNorm,
+    check_sizes,
     check_unconditional,
     downsample,
     upsample,
@@ -168,6 +169,7 @@ class Discriminator(Growing):
     ) -> None:
         super().__init__()
         resolutions = check_net("discriminator", img_resolution, c_dim, channel_base, max_channels)
+        check_sizes("discriminator", mbstd_group_size=mbstd_group_size)
         self.c_dim, self.img_resolution, self.img_channels = c_dim, img_resolution, img_channels
         width = {r: min(channel_base // r, max_channels) for r in resolutions}
         self.from_rgb = nn.ModuleList(

@@ -23,7 +23,7 @@ from torch.nn import functional as F
 from gan_lightning.errors import ConfigError, check_power_of_two
 from gan_lightning.layers import (ConditionalBatchNorm2d, DBlock, GBlock, MinibatchStddev, Modulation,
                                   SelfAttention, apply_spectral, check_c_dim, check_labels, check_normalization,
-                                  init_residual_, maybe_spectral, truncate_z, widths)
+                                  check_sizes, init_residual_, maybe_spectral, truncate_z, widths)
 
 
 def attention_layers(role: str, resolution: int, sizes: list[int], channels: list[int]) -> nn.ModuleList:
@@ -53,6 +53,7 @@ class Generator(nn.Module):
     ) -> None:
         super().__init__()
         log2 = check_power_of_two("arch.generator.img_resolution", img_resolution, 16)
+        check_sizes("generator", channels=channels, max_channels=max_channels)
         self.z_dim, self.c_dim = z_dim, check_c_dim("generator", c_dim)
         self.img_resolution, self.img_channels = img_resolution, img_channels
         self.num_blocks = log2 - 2  # 4x4 -> 8x8 -> ... -> R x R
@@ -128,6 +129,8 @@ class Discriminator(nn.Module):
             raise ConfigError(f"arch.discriminator.bottom_resolution={bottom_resolution!r} is not supported at "
                               f"img_resolution={img_resolution}; accepted: a power of two from 4 to {img_resolution // 2}")
         check_normalization(normalization)
+        check_sizes("discriminator", channels=channels, max_channels=max_channels)
+        check_sizes("discriminator", 0, extra_blocks=extra_blocks, mbstd_group_size=mbstd_group_size)  # 0: none
         self.c_dim = check_c_dim("discriminator", c_dim)
         self.img_resolution, self.img_channels = img_resolution, img_channels
         downs = log2 - bottom

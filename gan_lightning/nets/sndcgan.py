@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from gan_lightning.layers import apply_spectral, check_conv_net, down_block, init_dcgan_, up_block, widths
+from gan_lightning.layers import apply_spectral, check_conv_net, check_sizes, down_block, init_dcgan_, up_block, widths
 
 
 class Generator(nn.Module):
@@ -23,6 +23,7 @@ class Generator(nn.Module):
     def __init__(self, z_dim: int, img_resolution: int, img_channels: int, c_dim: int = 0, channels: int = 64) -> None:
         super().__init__()
         log2 = check_conv_net("generator", "sndcgan", img_resolution, c_dim)
+        check_sizes("generator", channels=channels)
         self.z_dim, self.c_dim = z_dim, c_dim
         self.img_resolution, self.img_channels = img_resolution, img_channels
         hidden = widths(channels, channels * 8, log2 - 1)  # at 4x4, 8x8, ..., R x R
@@ -55,6 +56,7 @@ class Discriminator(nn.Module):
     ) -> None:
         super().__init__()
         log2 = check_conv_net("discriminator", "sndcgan", img_resolution, c_dim, normalization)
+        check_sizes("discriminator", channels=channels)
         self.c_dim, self.img_resolution, self.img_channels = c_dim, img_resolution, img_channels
         hidden = widths(channels, channels * 8, log2 - 1)[::-1]  # at R x R, R/2, ..., 4x4
         # no normalization on the input layer, as DCGAN; spectral norm, if chosen, covers every layer

@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gan_lightning.errors import ConfigError, check_power_of_two
-from gan_lightning.layers import EqualizedConv2d, EqualizedLinear, PixelNorm, check_c_dim, check_labels, widths
+from gan_lightning.errors import check_number, check_power_of_two
+from gan_lightning.layers import EqualizedConv2d, EqualizedLinear, PixelNorm, check_c_dim, check_labels, check_sizes, widths
 from gan_lightning.nets.resnet import Discriminator  # with mbstd_group_size > 0, see conf/arch/stylegan.yaml
 
 
@@ -101,8 +101,10 @@ class Generator(nn.Module):
     ) -> None:
         super().__init__()
         log2 = check_power_of_two("arch.generator.img_resolution", img_resolution, 16)
-        if not 0.0 <= mixing_prob <= 1.0:
-            raise ConfigError(f"arch.generator.mixing_prob={mixing_prob!r} is not supported; accepted: 0 to 1")
+        check_number("arch.generator.mixing_prob", mixing_prob, 0, 1)
+        check_number("arch.generator.mapping_lr_multiplier", mapping_lr_multiplier, 0, above=True)
+        check_number("arch.generator.w_avg_beta", w_avg_beta, 0, 1)
+        check_sizes("generator", w_dim=w_dim, mapping_layers=mapping_layers, channels=channels, max_channels=max_channels)
         self.z_dim, self.c_dim = z_dim, check_c_dim("generator", c_dim)
         self.img_resolution, self.img_channels = img_resolution, img_channels
         self.mixing_prob, self.w_avg_beta = mixing_prob, w_avg_beta

@@ -1,0 +1,51 @@
+"""Divergence: NaN/inf in the losses or the weights, found at the check interval, stops the run or rolls it back.
+
+The check is one host sync every `finite_check_every` batches (and before every checkpoint): a fused
+reduction over the last losses and every parameter and buffer; only when it fails are the tensors searched
+for a name. `on_divergence=rollback` reloads the last good `last.ckpt` (weights, optimizer states, clock) and
+multiplies every learning rate by `rollback_lr_factor`, at most `max_rollbacks` times, instead of stopping.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+log = logging.getLogger(__name__)
+
+ADVICE = ("Try lower learning rates, a regularizer (regularizer=r1 or gp), trainer.precision=32-true, or "
+          "module.on_divergence=rollback.")
+
+
+def nonfinite(tensors: dict[str, Tensor]) -> list[str]:
+    """The names of the tensors holding a NaN or inf; one host sync when all are finite."""
+    tensors = {name: t for name, t in tensors.items() if t.is_floating_point() and t.numel()}
+    if not tensors:
+        return []
+    flags = torch.stack([torch.isfinite(t).all() for t in tensors.values()])
+    if bool(flags.all()):
+        return []
+    return [name for name, ok in zip(tensors, flags.tolist()) if not ok]
+
+
+def module_tensors(module: nn.Module) -> dict[str, Tensor]:
+    """Every parameter and floating-point buffer of the nets (G, D, G_ema; a stateful loss or regularizer)."""
+    return {name: t.detach() for name, t in module.state_dict(keep_vars=True).items()}
+
+
+def rollback(module, path: Path, factor: float) -> dict:
+    """Load weights, buffers, optimizer states and clock of `path` into the module; lr *= factor everywhere."""
+    from gan_lightning.checkpoint import read_checkpoint
+
+    checkpoint = read_checkpoint(path, map_location=module.device)
+    module.load_state_dict(checkpoint["state_dict"])
+    module.on_load_checkpoint(checkpoint)
+    for optimizer, state in zip(module.trainer.optimizers, checkpoint["optimizer_states"], strict=True):
+        optimizer.load_state_dict(state)
+        for group in optimizer.param_groups:
+            group["lr"] *= factor
+            if "base_lr" in group:  # a progressive schedule's configured rate (callbacks/progressive.py)
+                group["base_lr"] *= factor
+    return checkpoint
