@@ -30,6 +30,8 @@ class LmdbRecords:
 
     def __init__(self, path: Path, key: str = "dataset.root", limit: int | None = None) -> None:
         self.path, self.key = path, key
+        # files.decode_images' corrupt-image policy; streaming needs every record (LazyImages indexes by position)
+        self.on_corrupt, self.skipped = "error", []
         if not (path / "data.mdb").is_file() and not (path.is_file() and path.suffix == ".mdb"):
             raise ConfigError(f"{key}={str(path)!r} is not an LMDB; accepted: {LAYOUT} (unzip a downloaded .zip)")
         with self.env().begin() as txn:
