@@ -22,6 +22,10 @@ CASES = {
     "wgangp: n_critic 5 and gradient penalty": ((*TOY, "loss=wgangp"), 56, 96),
     "metric history and best": (("mlp", "dataset=ring", "metrics.every_kimg=0.016", "metrics.n_samples=64"), 40, 80),
     "progressive, mid transition": (PGGAN, 28, 64),
+    "BEGAN's k_t": (("began", "loss=began", "loss.lambda_k=0.05", "dataset.resolution=16", "metrics=none",
+                     "callbacks.ema.halflife_kimg=0.05"), 32, 64),
+    "DiffAugment on D's inputs": (("dcgan", "dataset.resolution=16", "augment=diffaugment", "metrics=none",
+                                   "callbacks.ema.halflife_kimg=0.05"), 24, 48),
 }
 
 
