@@ -23,6 +23,7 @@ TINY = [
     "trainer.accelerator=cpu",
     "trainer.enable_model_summary=false",
     "trainer.enable_progress_bar=false",
+    "metrics.n_samples=64",  # the default domain metrics (MNIST, toys) at the end of a run, on few samples
 ]
 
 # Narrow widths per architecture (appended after arch=<name>).
