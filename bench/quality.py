@@ -117,7 +117,8 @@ class CPUBudget(L.Callback):
             trainer.should_stop = True
 
 
-def cifar_rows(seeds: list[int], out: str, root: str, minutes: float, n: int = 2000) -> list[dict]:
+def cifar_rows(seeds: list[int], out: str, root: str, minutes: float, n: int = 2000,
+               presets: tuple[str, ...] = ("sndcgan", "dcgan")) -> list[dict]:
     """SNDCGAN and DCGAN under the same CPU-time budget; FID (real Inception network) on n samples each."""
     from gan_lightning.data.cifar import CIFAR10DataModule
     from gan_lightning.data.images import to_uint8
@@ -131,6 +132,8 @@ def cifar_rows(seeds: list[int], out: str, root: str, minutes: float, n: int = 2
     rows = []
     for name, overrides in (("sndcgan_cifar10", ["experiment=sndcgan_cifar10"]),
                             ("dcgan (cifar10)", ["arch=dcgan", "dataset=cifar10", "batch_size=64"])):
+        if name.split("_")[0].split(" ")[0] not in presets:
+            continue
         for seed in seeds:
             module, data, wall, cpu = train([*overrides, f"dataset.root={root}", f"seed={seed}", "total_g_steps=null",
                                              "total_kimg=100000", "metrics=none"],
@@ -170,6 +173,7 @@ def main() -> None:
     parser.add_argument("--mnist-root", default=None, help="mnist.npz for the real test digits of the reference")
     parser.add_argument("--cifar-root", default=None, help="CIFAR-10 (e.g. ../shared/data/cifar10_jpg.tar.gz)")
     parser.add_argument("--minutes", type=float, default=10.0, help="CIFAR-10 training budget per run, in CPU minutes")
+    parser.add_argument("--cifar-presets", default="sndcgan,dcgan", help="which CIFAR-10 rows: sndcgan, dcgan")
     parser.add_argument("--out", default="outputs/bench_quality")
     args = parser.parse_args()
     parts = args.only.split(",")
@@ -183,7 +187,8 @@ def main() -> None:
     if "cifar" in parts:
         if not args.cifar_root:
             raise SystemExit("error: --only cifar needs --cifar-root=<CIFAR-10 folder or archive>")
-        rows += cifar_rows(args.seeds, args.out, args.cifar_root, args.minutes)
+        rows += cifar_rows(args.seeds, args.out, args.cifar_root, args.minutes,
+                           presets=tuple(args.cifar_presets.split(",")))
     summary(rows)
 
 
