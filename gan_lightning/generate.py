@@ -1,4 +1,4 @@
-"""Sample a checkpoint: `python -m gan_lightning.generate ckpt=<path> n=64 [pngs=true] [interpolation=8]`.
+"""Sample a checkpoint: `python -m gan_lightning.generate ckpt=<path> n=64 [pngs=true] [interpolation=8] [truncation=0.7]`.
 
 Writes a grid (`grid.png`), optionally n single PNGs (`images/000000.png`, what other FID tools read) and
 a latent interpolation strip (`interpolation.png`: 4 rows of spherical interpolation between two z).
@@ -27,16 +27,16 @@ def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
     return (torch.sin((1 - t) * omega) * a[:, None] + torch.sin(t * omega) * b[:, None]) / sin
 
 
-def interpolation_strip(module, steps: int, seed: int, ema: bool, rows: int = 4) -> Tensor:
+def interpolation_strip(module, steps: int, seed: int, ema: bool, rows: int = 4, **g_kwargs) -> Tensor:
     """Images [rows * steps, C, H, W]: each row walks from one latent to another (the same label per row)."""
     g = torch.Generator().manual_seed(seed + 1)
     z0, z1 = torch.randn(rows, module.z_dim, generator=g), torch.randn(rows, module.z_dim, generator=g)
     z = slerp(z0, z1, torch.linspace(0, 1, steps)).reshape(rows * steps, -1).to(module.device)
     c_dim = getattr(module.generator, "c_dim", 0)
     c = (torch.arange(rows) % c_dim).repeat_interleave(steps).to(module.device) if c_dim else None
-    net = module.G_ema if ema else module.generator
+    net = module.ema_generator() if ema else module.generator.eval()
     with torch.no_grad():
-        return net(z, c).cpu()
+        return net(z, c, **g_kwargs).cpu()
 
 
 def generate(cfg: DictConfig) -> Path:
@@ -47,7 +47,8 @@ def generate(cfg: DictConfig) -> Path:
     module.generator.eval()
     check_channels(module.generator.img_channels, name="the checkpoint's image channels (generate writes images)")
     out = Path(cfg.out_dir) if cfg.out_dir else Path(cfg.ckpt).resolve().parent.parent / "generated"
-    images = module.generate(cfg.n, seed=cfg.seed, ema=cfg.ema).cpu()
+    options = {} if cfg.get("truncation") is None else {"truncation": cfg.truncation}
+    images = module.generate(cfg.n, seed=cfg.seed, ema=cfg.ema, **options).cpu()
     if cfg.grid:
         print(f"grid: {save_image(make_grid(images), out / 'grid.png')}")
     if cfg.pngs:
@@ -55,7 +56,7 @@ def generate(cfg: DictConfig) -> Path:
             save_image(make_grid(image[None], padding=0), out / "images" / f"{i:06d}.png")
         print(f"{cfg.n} images: {out / 'images'}")
     if cfg.interpolation:
-        strip = interpolation_strip(module, cfg.interpolation, cfg.seed, cfg.ema)
+        strip = interpolation_strip(module, cfg.interpolation, cfg.seed, cfg.ema, **options)
         print(f"interpolation: {save_image(make_grid(strip, cols=cfg.interpolation), out / 'interpolation.png')}")
     return out
 

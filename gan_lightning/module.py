@@ -8,6 +8,7 @@ checkpoints and every schedule is a function of them. Randomness is stateless: e
 global RNG from (seed, batch, rank), so a resumed run draws exactly what an uninterrupted one would.
 """
 import copy
+import inspect
 import logging
 import warnings
 from functools import partial
@@ -44,6 +45,16 @@ def seed_rngs(seed: int, device: torch.device) -> None:
     torch.default_generator.manual_seed(seed)
     if device.type != "cpu":
         torch.get_device_module(device.type).manual_seed(seed)
+
+
+def check_generator_options(net: nn.Module, options: dict) -> None:
+    """A clear error for sampling options (e.g. truncation) that this generator's forward does not take."""
+    accepted = [name for name in inspect.signature(net.forward).parameters if name not in ("z", "c")]
+    for key, value in options.items():
+        if key not in accepted:
+            raise ConfigError(f"{key}={value!r} is not an option of {type(net).__module__}.{type(net).__name__}; "
+                              f"accepted: {', '.join(accepted) or 'none'} (truncation: arch=resnet, resnet19, sagan, "
+                              "selfmod, biggan, stylegan)")
 
 
 class GAN(L.LightningModule):
@@ -142,6 +153,7 @@ class GAN(L.LightningModule):
         the generator (e.g. a truncation option of the nets that have one).
         """
         net = self.ema_generator() if ema else self.generator
+        check_generator_options(net, g_kwargs)
         training = net.training
         net.eval()  # G's own running statistics; no update of them
         generator = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None

@@ -11,6 +11,7 @@ from torch.testing import assert_close
 
 from gan_lightning.callbacks.metrics import MetricsCallback, describe_dataset, fake_images, real_images
 from gan_lightning.checkpoint import load_module
+from gan_lightning.errors import ConfigError
 from gan_lightning.metrics import MetricSuite
 from tests.conftest import REPO, compose, tiny
 from tests.test_module import fit
@@ -105,6 +106,10 @@ def test_generate_command_writes_a_grid_single_pngs_and_an_interpolation_strip(r
     assert sorted(p.name for p in (tmp_path / "images").iterdir()) == [f"{i:06d}.png" for i in range(6)]
     assert Image.open(tmp_path / "images" / "000000.png").size == (16, 16)
     assert Image.open(tmp_path / "interpolation.png").size == (5 * 18 + 2, 4 * 18 + 2)  # 4 rows of 5 steps
+    truncated = compose([f"ckpt={run_dir / 'checkpoints' / 'last.ckpt'}", "truncation=0.7", f"out_dir={tmp_path}"],
+                        config_name="generate")  # the run is a DCGAN, whose G has no truncation
+    with pytest.raises(ConfigError, match=r"truncation=0.7 is not an option of .*dcgan.Generator; accepted: none"):
+        generate(truncated)
 
 
 def test_metrics_on_two_ddp_processes_equal_the_single_process_values(tmp_path):
