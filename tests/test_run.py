@@ -136,19 +136,23 @@ def test_resume_config_applies_allowed_overrides_and_refuses_the_rest(tmp_path):
     assert resumable("callbacks.metrics.every_kimg") and resumable("trainer.devices") and not resumable("arch")
 
 
-def test_the_default_mnist_recipe_is_chosen_for_its_pair_only():
-    default = compose([])  # conf/dataset_arch/mnist_dcgan.yaml, measured in bench/quality.py
+def test_the_default_mnist_recipe_is_chosen_for_its_triple_only():
+    default = compose([])  # conf/recipe/mnist_dcgan_adam.yaml, measured in bench/quality.py
     assert (default.arch.generator.channels, default.arch.discriminator.channels) == (32, 32)
     assert default.optimizer.generator.lr == default.optimizer.discriminator.lr == 6e-4
     cifar = compose(["dataset=cifar10", "dataset.root=/x"])
     assert cifar.arch.generator.channels == 64 and cifar.optimizer.generator.lr == 2e-4 and cifar.total_kimg == 60
     typed = compose(["arch.generator.channels=64", "optimizer.generator.lr=2e-4", "total_kimg=60"])
     assert typed.arch.generator.channels == 64 and typed.optimizer.generator.lr == 2e-4 and typed.total_kimg == 60
+    wgangp = compose(["loss=wgangp"])  # a loss preset's rates win over the recipe's
+    assert wgangp.optimizer.generator.lr == 1e-4 and wgangp.n_critic == 5 and wgangp.arch.generator.channels == 32
+    ttur = compose(["optimizer=ttur"])  # another optimizer: no recipe
+    assert (ttur.optimizer.generator.lr, ttur.optimizer.discriminator.lr, ttur.total_kimg) == (1e-4, 4e-4, 60)
 
 
 def test_names_lengths_and_step_counts():
     assert run_length(compose(["experiment=sndcgan_cifar10", "dataset.root=/x"])) == "100000 G steps"
-    assert run_length(compose([])) == "130 kimg"  # conf/dataset_arch/mnist_dcgan.yaml
+    assert run_length(compose([])) == "130 kimg"  # conf/recipe/mnist_dcgan_adam.yaml
     assert run_length(compose(["dataset=ring", "arch=mlp"])) == "60 kimg"
     argv = ["-m", "arch=mlp", "loss=ns,hinge", "dataset.root=/a b/c,/d"]
     assert sweep_subdir(3, ["arch=mlp", "loss=hinge", "dataset.root=/a b/c"], argv) == "003_dataset.root=_a_b_c,loss=hinge"
