@@ -47,7 +47,7 @@ def generate(cfg: DictConfig) -> Path:
     module.generator.eval()
     check_channels(module.generator.img_channels, name="the checkpoint's image channels (generate writes images)")
     out = Path(cfg.out_dir) if cfg.out_dir else Path(cfg.ckpt).resolve().parent.parent / "generated"
-    options = {} if cfg.get("truncation") is None else {"truncation": cfg.truncation}
+    options = {} if cfg.truncation is None else {"truncation": cfg.truncation}
     images = module.generate(cfg.n, seed=cfg.seed, ema=cfg.ema, **options).cpu()
     if cfg.grid:
         print(f"grid: {save_image(make_grid(images), out / 'grid.png')}")

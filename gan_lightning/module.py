@@ -53,8 +53,7 @@ def check_generator_options(net: nn.Module, options: dict) -> None:
     for key, value in options.items():
         if key not in accepted:
             raise ConfigError(f"{key}={value!r} is not an option of {type(net).__module__}.{type(net).__name__}; "
-                              f"accepted: {', '.join(accepted) or 'none'} (truncation: arch=resnet, resnet19, sagan, "
-                              "selfmod, biggan, stylegan)")
+                              f"accepted: {', '.join(accepted) or 'none'}")
 
 
 class GAN(L.LightningModule):

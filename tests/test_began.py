@@ -60,19 +60,13 @@ def test_bad_resolution_and_labels_are_config_errors():
         Discriminator(img_resolution=16, img_channels=1, c_dim=10)
 
 
-def test_resumed_run_carries_k_on_exactly(tmp_path):
-    common = tiny("began", "loss=began", "loss.lambda_k=0.05", "dataset.resolution=16", "metrics=none",
-                  "callbacks.checkpoint.every_kimg=0", "callbacks.ema.halflife_kimg=0.05")
-    whole, trainer = fit(compose([*common, "total_kimg=0.064"], tmp_path / "whole"))  # 8 batches
-    fit(compose([*common, "total_kimg=0.032"], tmp_path / "first"))  # 4 batches, then last.ckpt
-    ckpt = tmp_path / "first" / "checkpoints" / "last.ckpt"
-    assert torch.load(ckpt, weights_only=True)["state_dict"]["loss.k"] > 0
-    resumed, _ = fit(compose([*common, "total_kimg=0.064"], tmp_path / "second"), ckpt_path=str(ckpt))
-    assert whole.loss.k > 0 and torch.equal(resumed.loss.k, whole.loss.k)
-    expected, actual = whole.state_dict(), resumed.state_dict()
-    assert expected.keys() == actual.keys()
-    for key in expected:
-        assert torch.equal(expected[key], actual[key]), key
+def test_k_moves_is_checkpointed_and_logged(tmp_path):
+    # exact resume of k_t is a case of tests/test_resume.py; here: k leaves 0, is in the checkpoint, is logged
+    module, trainer = fit(compose(tiny("began", "loss=began", "loss.lambda_k=0.05", "dataset.resolution=16",
+                                       "metrics=none", "total_kimg=0.032"), tmp_path))
+    assert module.loss.k > 0
+    saved = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]["loss.k"]
+    assert torch.equal(saved, module.loss.k)
     metrics = trainer.callback_metrics
-    assert_close(metrics["equilibrium/k"], whole.loss.k)
+    assert_close(metrics["equilibrium/k"], module.loss.k)
     assert torch.isfinite(metrics["equilibrium/convergence"])

@@ -55,7 +55,7 @@ def test_a_run_its_folder_its_loggers_and_its_resume(tmp_path):
     lines = [line for line in first.stdout.splitlines() if line.strip()]
     assert lines[0].startswith("run: arch=mlp loss=ns regularizer=none dataset=ring") and "1 kimg" in lines[0]
     assert lines[1] == f"output: {run_dir}"
-    assert lines[-1].startswith(f"done: 0.040 kimg, 5 G steps in") and str(run_dir) in lines[-1]
+    assert lines[-1].startswith("done: 0.040 kimg, 5 G steps in") and str(run_dir) in lines[-1]
     assert "G_ema at 0.04 kimg: modes" in lines[-1]  # the toy default metrics, in the final line
     bar = [line for line in lines if line.lstrip("\r").startswith("train:")]
     assert len(lines) - len(bar) == 3 and "5/5" in bar[-1] and "kimg=0.04" in bar[-1]  # ends where max_steps does

@@ -18,11 +18,10 @@ from gan_lightning.data.base import InMemoryDataModule
 from gan_lightning.data.files import ImageFiles
 from gan_lightning.data.images import fit_image, mode_for
 from gan_lightning.data.sampler import check_int
-from gan_lightning.data.stream import LazyImages, serve, source_identity
+from gan_lightning.data.stream import STORAGES, LazyImages, serve, source_identity
 from gan_lightning.errors import ConfigError, check_choice
 
 SPLITS = {"all": None, "train": "0", "valid": "1", "test": "2"}  # list_eval_partition.txt codes
-STORAGES = ("memory", "cache", "stream")
 PARTITION = "list_eval_partition.txt"
 
 

@@ -17,11 +17,10 @@ import torch
 from gan_lightning.data.base import InMemoryDataModule
 from gan_lightning.data.images import fit_image
 from gan_lightning.data.sampler import check_int
-from gan_lightning.data.stream import LazyImages, serve, source_identity
+from gan_lightning.data.stream import STORAGES, LazyImages, serve, source_identity
 from gan_lightning.errors import ConfigError, check_choice
 
 LAYOUT = "an extracted LSUN LMDB folder such as bedroom_train_lmdb/ (with data.mdb), or its data.mdb"
-STORAGES = ("stream", "cache", "memory")
 ENVS: dict[tuple[str, int], object] = {}  # open read-only environments by (path, process id)
 
 

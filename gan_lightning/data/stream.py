@@ -125,6 +125,9 @@ def source_identity(path: Path) -> dict:
             "mtime": max((s.st_mtime_ns for s in stats), default=0), "files": len(stats)}
 
 
+STORAGES = ("stream", "cache", "memory")  # dataset.storage of the streamed datasets (serve below)
+
+
 def serve(images: LazyImages, storage: str, cache_dir: str | None, name: str,
           describe: Callable[[], dict]) -> torch.Tensor | LazyImages:
     """The images as served: `memory` (all decoded now), `stream` (decoded on access) or `cache` (memmap);
