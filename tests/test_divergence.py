@@ -38,6 +38,10 @@ def fit_poisoned(tmp_path, *overrides: str, at: int = 8):
 def test_nonfinite_names_the_bad_tensors_with_one_check():
     assert nonfinite({"a": torch.ones(3), "b": torch.tensor([1.0, float("inf")]), "n": torch.tensor([2])}) == ["b"]
     assert nonfinite({"a": torch.zeros(2, 2)}) == [] and nonfinite({}) == []
+    # finite values whose norm overflows fail the fused check; the exact search clears them
+    big = {"big": torch.full((4,), 3e38), "half": torch.full((2,), 6e4, dtype=torch.half),
+           "double": torch.ones(2, dtype=torch.float64), "nan": torch.tensor(float("nan"))}
+    assert nonfinite(big) == ["nan"] and nonfinite({k: big[k] for k in ("big", "half", "double")}) == []
 
 
 def test_nan_in_a_weight_stops_the_run_naming_the_tensor_kimg_and_batch(tmp_path):
