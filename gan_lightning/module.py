@@ -16,6 +16,9 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.pytorch.plugins.precision import MixedPrecision, Precision
+from lightning.pytorch.strategies import Strategy
+from lightning.pytorch.utilities.model_helpers import is_overridden
 from torch import Tensor, nn
 
 from gan_lightning.augment import Augmented
@@ -45,6 +48,27 @@ def seed_rngs(seed: int, device: torch.device) -> None:
     torch.default_generator.manual_seed(seed)
     if device.type != "cpu":
         torch.get_device_module(device.type).manual_seed(seed)
+
+
+BACKWARD_HOOKS = ("on_before_backward", "on_after_backward")
+
+
+def plain_backward(trainer: L.Trainer) -> bool:
+    """Whether Lightning's `manual_backward` would only call `loss.backward()` in this run: a strategy and a
+    precision plugin that leave the backward alone (one device, no fp16 loss scaler; DDP prepares its gradient
+    reduction there) and no callback or module hook on it. Lightning's path costs about 0.1 ms a call on a
+    CPU in hook dispatch (bench/RESULTS.md), a tax small nets feel."""
+    strategy, precision, module = trainer.strategy, trainer.precision_plugin, trainer.lightning_module
+    untouched = all(getattr(type(strategy), name) is getattr(Strategy, name)
+                    for name in ("backward", "pre_backward", "post_backward"))
+    unscaled = type(precision).pre_backward is Precision.pre_backward or (
+        type(precision).pre_backward is MixedPrecision.pre_backward and precision.scaler is None)
+    unscaled = unscaled and all(getattr(type(precision), name) is getattr(Precision, name)
+                                for name in ("backward", "post_backward"))
+    hooked = any(is_overridden(hook, callback, parent=L.Callback)
+                 for callback in trainer.callbacks for hook in BACKWARD_HOOKS)
+    hooked = hooked or any(is_overridden(hook, module, parent=L.LightningModule) for hook in (*BACKWARD_HOOKS, "backward"))
+    return untouched and unscaled and not hooked
 
 
 def check_generator_options(net: nn.Module, options: dict) -> None:
@@ -108,6 +132,7 @@ class GAN(L.LightningModule):
         self.run_config: dict | None = None  # the resolved config of the run, saved in every checkpoint
         self.ema_statistics_stale = True  # G_ema's batch-norm statistics need recomputing before sampling
         self.standing_batches = 16  # batches of z behind G_ema's batch-norm statistics
+        self.plain_backward = False  # set at fit start: loss.backward() is all manual_backward would do
 
     @classmethod
     def load_from_checkpoint(cls, checkpoint_path, map_location="cpu", **kwargs) -> "GAN":
@@ -175,6 +200,13 @@ class GAN(L.LightningModule):
     def on_fit_start(self) -> None:
         # fp16 (trainer.precision=16-mixed): penalties on D's input gradient scale it as the loss is scaled
         self.regularizer.scaler = getattr(self.trainer.precision_plugin, "scaler", None)
+        self.plain_backward = plain_backward(self.trainer)
+
+    def manual_backward(self, loss: Tensor, *args, **kwargs) -> None:
+        if self.plain_backward:
+            loss.backward(*args, **kwargs)  # exactly what Lightning's path does here, without its hook dispatch
+        else:
+            super().manual_backward(loss, *args, **kwargs)
 
     def training_step(self, batch: tuple[Tensor, Tensor | None], batch_idx: int) -> None:
         real, c = batch  # [N, C, H, W] in [-1, 1]; c: [N] int64 or None

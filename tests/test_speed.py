@@ -2,6 +2,7 @@
 and the hot path's freedom from host syncs (seeding)."""
 from functools import partial
 
+import lightning as L
 import pytest
 import torch
 from torch import nn
@@ -105,3 +106,37 @@ def test_the_training_step_seeds_no_lazy_backend(tiny_cfg, monkeypatch):
     assert torch.initial_seed() == 5
     trainer.fit(module, datamodule=datamodule)
     assert module.batches == 2 and calls == []  # torch.manual_seed would queue CUDA seeding (a stack capture) per batch
+
+
+class BackwardHook(L.Callback):
+    """A callback on the backward: it makes the module take Lightning's manual_backward, and counts the calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def on_after_backward(self, trainer, pl_module) -> None:
+        self.calls += 1
+
+
+def test_the_plain_backward_is_taken_only_where_lightning_would_add_nothing(tiny_cfg):
+    from gan_lightning.build import build
+    from gan_lightning.module import plain_backward
+
+    overrides = ("mlp", "dataset=ring", "total_kimg=0.024", "metrics=none", "regularizer=r1")
+    runs = {}
+    for hooked in (False, True):
+        torch.manual_seed(0)
+        datamodule, module, trainer = build(tiny_cfg(*overrides))
+        hook = BackwardHook()
+        if hooked:
+            trainer.callbacks.append(hook)
+        trainer.fit(module, datamodule=datamodule)
+        runs[hooked] = module
+        assert module.plain_backward is not hooked and hook.calls == (6 if hooked else 0)  # 3 batches: D and G
+    # the same weights either way: the plain path is Lightning's minus the hook calls
+    for (name, plain), hooked in zip(runs[False].state_dict().items(), runs[True].state_dict().values()):
+        assert torch.equal(plain, hooked), name
+    # DDP prepares its gradient reduction in the backward: Lightning's path
+    datamodule, module, trainer = build(tiny_cfg(*overrides, "trainer=ddp_cpu"))
+    trainer.strategy.connect(module)
+    assert not plain_backward(trainer)
