@@ -3,7 +3,6 @@ and the hot path's freedom from host syncs (seeding)."""
 from functools import partial
 
 import lightning as L
-import pytest
 import torch
 from torch import nn
 from torch.testing import assert_close
