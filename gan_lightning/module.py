@@ -130,8 +130,8 @@ class GAN(L.LightningModule):
         self.last_logs: dict[str, Tensor] = {}  # the last batch's scalars; callbacks.log.LogLosses logs them
         self.finite_check_every = 16  # batches between checks for NaN/inf losses (and before checkpoints)
         self.run_config: dict | None = None  # the resolved config of the run, saved in every checkpoint
-        self.ema_statistics_stale = True  # G_ema's batch-norm statistics need recomputing before sampling
-        self.standing_batches = 16  # batches of z behind G_ema's batch-norm statistics
+        self.standing_batches = 16  # batches of z behind G_ema's batch-norm statistics (metrics, generate)
+        self.ema_statistics_batches = 0  # batches behind G_ema's current batch-norm statistics; 0: stale
         self.plain_backward = False  # set at fit start: loss.backward() is all manual_backward would do
 
     @classmethod
@@ -153,9 +153,11 @@ class GAN(L.LightningModule):
     def sample_z(self, n: int) -> Tensor:
         return torch.randn(n, self.z_dim, device=self.device)
 
-    def ema_generator(self) -> nn.Module:
-        """G_ema ready to sample: in eval mode, its batch-norm statistics recomputed for its own weights."""
-        if self.ema_statistics_stale:
+    def ema_generator(self, standing_batches: int | None = None) -> nn.Module:
+        """G_ema ready to sample: in eval mode, its batch-norm statistics recomputed for its own weights from
+        `standing_batches` batches of 64 z (default `self.standing_batches`; previews ask for fewer)."""
+        batches = standing_batches or self.standing_batches
+        if self.ema_statistics_batches < batches:
             generator = torch.Generator(device="cpu").manual_seed(self.seed)  # leaves the global RNG alone
 
             def inputs(n: int) -> tuple[Tensor, Tensor | None]:
@@ -164,8 +166,8 @@ class GAN(L.LightningModule):
                 c = torch.randint(c_dim, (n,), generator=generator).to(self.device) if c_dim else None
                 return z, c
 
-            standing_statistics(self.G_ema, inputs, self.standing_batches)
-            self.ema_statistics_stale = False
+            standing_statistics(self.G_ema, inputs, batches)
+            self.ema_statistics_batches = batches
         return self.G_ema.eval()
 
     @torch.no_grad()

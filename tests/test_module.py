@@ -214,7 +214,7 @@ def test_g_ema_is_sampled_with_statistics_of_its_own_weights_not_gs(tiny_cfg):
     with torch.no_grad():  # make G_ema differ from G: its copied statistics no longer fit
         for p in module.G_ema.parameters():
             p.mul_(1.5)
-    module.ema_statistics_stale = True
+    module.ema_statistics_batches = 0
     copied = module.G_ema.net[0][1].running_mean.clone()
     module.ema_generator()
     recomputed = module.G_ema.net[0][1].running_mean
@@ -224,7 +224,16 @@ def test_g_ema_is_sampled_with_statistics_of_its_own_weights_not_gs(tiny_cfg):
         h = [module.G_ema.net[0][0](torch.randn(64, module.z_dim, generator=generator)[:, :, None, None])
              for _ in range(module.standing_batches)]
     assert_close(recomputed, torch.stack([x.mean((0, 2, 3)) for x in h]).mean(0))
-    assert not module.ema_statistics_stale and not module.G_ema.training
+    assert module.ema_statistics_batches == module.standing_batches and not module.G_ema.training
+
+
+def test_previews_use_fewer_standing_batches_and_metrics_recompute_with_all(tiny_cfg):
+    module, _ = fit(tiny_cfg("dcgan", "dataset.resolution=16", "total_kimg=0.016", "metrics=none"))
+    assert module.ema_statistics_batches == 4  # the last preview's (callbacks.preview.standing_batches)
+    module.ema_generator()  # what metrics and generate call
+    assert module.ema_statistics_batches == module.standing_batches == 16
+    module.ema_generator(4)  # statistics of more batches serve a preview too: no recomputation
+    assert module.ema_statistics_batches == 16
 
 
 def test_wasserstein_loss_brings_weight_clipping_unless_a_regularizer_is_chosen(tiny_cfg):

@@ -37,6 +37,7 @@ CASES = [
     (TOY, ["callbacks.checkpoint.every_kimg=-1"], "callbacks.checkpoint.every_kimg=-1 is not supported"),
     (TOY, ["callbacks.checkpoint.signals=[SIGFOO]"], "callbacks.checkpoint.signals='SIGFOO' is not supported; accepted: SIGTERM"),
     (TOY, ["callbacks.preview.num_samples=0"], "callbacks.preview.num_samples=0 is not supported; accepted: an integer >= 1 or null"),
+    (TOY, ["callbacks.preview.standing_batches=0"], "callbacks.preview.standing_batches=0 is not supported; accepted: an integer >= 1"),
     (TOY, ["callbacks.ema.halflife_kimg=-1"], "callbacks.ema.halflife_kimg=-1 is not supported; accepted: a number >= 0"),
     (TOY, ["callbacks.ema.rampup=0"], "callbacks.ema.rampup=0 is not supported; accepted: a number > 0 or null"),
     (TOY, ["callbacks.progress.refresh_rate=-1"], "callbacks.progress.refresh_rate=-1 is not supported"),

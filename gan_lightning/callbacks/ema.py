@@ -72,4 +72,4 @@ class EMA(L.Callback):
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
         beta = ema_beta(pl_module.batch_nimg, self.halflife_kimg, pl_module.nimg, self.rampup)
         ema_update(pl_module.G_ema, pl_module.generator, beta)
-        pl_module.ema_statistics_stale = True  # batch-norm statistics are recomputed before G_ema is sampled
+        pl_module.ema_statistics_batches = 0  # batch-norm statistics are recomputed before G_ema is sampled

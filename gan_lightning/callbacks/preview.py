@@ -22,12 +22,17 @@ CLASS_ROW_LENGTH = 8  # samples per class unless callbacks.preview.num_samples s
 class Preview(L.Callback):
     """Every `every_kimg`, renders G_ema(z_fixed) through `trainer.datamodule.preview` to PNG and loggers."""
 
-    def __init__(self, dirpath: str, every_kimg: float = 5.0, num_samples: int | None = None, seed: int = 0) -> None:
+    def __init__(self, dirpath: str, every_kimg: float = 5.0, num_samples: int | None = None, seed: int = 0,
+                 standing_batches: int = 4) -> None:
         self.dirpath = Path(dirpath)
         self.every_nimg = int(check_number("callbacks.preview.every_kimg", every_kimg, 0) * 1000)  # 0: start and end
         self.num_samples = check_number("callbacks.preview.num_samples", num_samples, 1, integer=True, nullable=True)
         self.size = num_samples or 64  # settled in on_train_start, once the datamodule is known
         self.seed = seed
+        # G_ema's batch-norm statistics for a preview: 4 batches of 64 z, a quarter of the cost of the 16 that
+        # metrics and generate use (the bulk of a preview's time for a batch-norm G). The images differ from
+        # those by less than 16 batches of other z do (bench/RESULTS.md, throughput section).
+        self.standing_batches = check_number("callbacks.preview.standing_batches", standing_batches, 1, integer=True)
 
     def fixed_inputs(self, pl_module: L.LightningModule) -> tuple[torch.Tensor, torch.Tensor | None, int | None]:
         """The same z (and labels) for every preview of a run, resumed or not, and the grid's columns.
@@ -52,7 +57,7 @@ class Preview(L.Callback):
         if path.exists():  # this clock was rendered already (the last batch crossed an interval, or a resume)
             return
         z, c, cols = self.fixed_inputs(pl_module)
-        G_ema = pl_module.ema_generator()  # batch-norm statistics of its own
+        G_ema = pl_module.ema_generator(self.standing_batches)  # batch-norm statistics of its own
         fakes = torch.cat([G_ema(zi, ci) for zi, ci in _chunks(z, c, 256)])
         image = trainer.datamodule.preview(fakes.float().cpu(), cols=cols)
         save_image(image, path)
