@@ -1,12 +1,15 @@
 """Framework tax per arch: images/s of gan_lightning as a user runs it vs a bare PyTorch loop, and peak memory.
 
-    python bench/throughput.py [--archs dcgan,mlp,...] [--repeats 5] [--batches 30] [--threads 1] [--device cpu]
+    python bench/throughput.py [--archs dcgan,mlp,...] [--repeats 5] [--batches 30] [--seconds 2] [--threads 1]
+                               [--device cpu]
 
 For each arch a child process (so that peak memory is per arch) builds the run `python train.py arch=<arch>`
 would make (narrow widths on CPU, `--wide` for the config's own), then alternates, `--repeats` times each
 (ABAB): `trainer.fit` with the module, every default callback (EMA, previews, losses to the CSV logger,
-checkpoints, the progress bar) for `--batches` batches, and a bare loop with copies of the same nets, the
-same loss, regularizer, optimizers, batch size, dataloader and EMA update. Each run is timed from the end of
+checkpoints, the progress bar), and a bare loop with copies of the same nets, the same loss, regularizer,
+optimizers, batch size, dataloader and EMA update. A first run of ours, not counted, warms up and sets the
+length of every run: `--batches`, or more where that would be under `--seconds` of timed steps (fast archs
+such as mlp; previews then fall in the runs at their configured interval, as in training). Each run is timed from the end of
 its `--warmup`-th batch to the end of its last; the table shows the medians over repeats in images/s, the
 ratio ours / bare (1.00: no tax) with the range of the per-repeat ratios, the same ratio in images per
 second of the process's CPU time (less sensitive to other jobs on a shared machine), and peak memory (CUDA:
@@ -16,6 +19,7 @@ trained, and at the end; the RSS includes Python, torch and the dataset, about 4
 import argparse
 import copy
 import json
+import math
 import os
 import resource
 import statistics
@@ -193,17 +197,22 @@ def child(args) -> None:
         cfg = compose(overrides, tmp)
         datamodule, module, _ = build(cfg)
         bare = Bare(module, datamodule, cfg, device)
+        # a first run of ours warms up and sets the run length: at least --seconds timed, so that short
+        # steps (mlp) are not timed over a fraction of a second that one disturbance decides
+        clock = ours(datamodule, module, cfg, args.batches, device)
+        seconds_per_batch = (clock.times[-1] - clock.times[args.warmup - 1]) / (args.batches - args.warmup)
+        batches = max(args.batches, args.warmup + math.ceil(args.seconds / seconds_per_batch))
         rates: dict[str, list[float]] = {"ours": [], "bare": [], "ours_cpu": [], "bare_cpu": []}
         memory = {"ours": 0.0, "bare": 0.0}
         for repeat in range(args.repeats):  # ABAB: load drifts on a shared machine hit both alike
             for side in ("ours", "bare"):
-                clock = ours(datamodule, module, cfg, args.batches, device) if side == "ours" else bare.run(args.batches)
+                clock = ours(datamodule, module, cfg, batches, device) if side == "ours" else bare.run(batches)
                 rates[side].append(clock.images_per_second(args.batch, args.warmup))
                 rates[f"{side}_cpu"].append(clock.images_per_second(args.batch, args.warmup, cpu=True))
                 if repeat == 0 or side == "bare" or device.type == "cuda":  # CPU: RSS only grows: ours before bare
                     memory[side] = max(memory[side], peak_memory(device))
         params = sum(p.numel() for net in (module.generator, module.discriminator) for p in net.parameters())
-    print(json.dumps({"arch": args.arch, "rates": rates, "memory": memory, "params": params,
+    print(json.dumps({"arch": args.arch, "rates": rates, "memory": memory, "params": params, "batches": batches,
                       "resolution": cfg.dataset.resolution, "threads": torch.get_num_threads()}))
 
 
@@ -211,7 +220,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archs", default=",".join(ARCHS))
     parser.add_argument("--repeats", type=int, default=5, help="runs of each side, interleaved ABAB")
-    parser.add_argument("--batches", type=int, default=30, help="batches per run")
+    parser.add_argument("--batches", type=int, default=30, help="batches per run (at least)")
+    parser.add_argument("--seconds", type=float, default=2.0, help="timed seconds per run (at least; more batches)")
     parser.add_argument("--warmup", type=int, default=5, help="batches of each run left out of its time")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS of each child (CPU)")
@@ -223,12 +233,13 @@ def main() -> None:
     if args.arch:
         return child(args)
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
-    flags = [f"--repeats={args.repeats}", f"--batches={args.batches}", f"--warmup={args.warmup}",
+    flags = [f"--repeats={args.repeats}", f"--batches={args.batches}", f"--seconds={args.seconds}", f"--warmup={args.warmup}",
              f"--batch={args.batch}", f"--device={args.device}", *(["--wide"] if args.wide else []), *args.override]
     memory_kind = "max_memory_allocated" if args.device.startswith("cuda") else "max RSS of the process"
-    print(f"{args.device}, {args.threads} thread(s), batch {args.batch}, {args.repeats} x {args.batches} batches "
-          f"per side (first {args.warmup} untimed), ABAB; peak memory: {memory_kind}", flush=True)
-    print(f"{'arch':<9} {'res':>4} {'params':>7} {'ours img/s':>11} {'bare img/s':>11} {'ratio':>6} {'range':>10} "
+    print(f"{args.device}, {args.threads} thread(s), batch {args.batch}, {args.repeats} runs per side of at least "
+          f"{args.batches} batches and {args.seconds:g} s timed (first {args.warmup} batches untimed), ABAB; "
+          f"peak memory: {memory_kind}", flush=True)
+    print(f"{'arch':<9} {'res':>4} {'params':>7} {'batches':>7} {'ours img/s':>11} {'bare img/s':>11} {'ratio':>6} {'range':>10} "
           f"{'cpu ratio':>9} {'range':>10} {'ours MiB':>9} {'bare MiB':>9}", flush=True)
     for arch in args.archs.split(","):
         done = subprocess.run([sys.executable, __file__, f"--child={arch}", *flags], env=env,
@@ -245,7 +256,7 @@ def main() -> None:
             ratios = [a / b for a, b in zip(rates[f"ours{suffix}"], rates[f"bare{suffix}"])]
             median = statistics.median(rates[f"ours{suffix}"]) / statistics.median(rates[f"bare{suffix}"])
             cells.append(f"{median:>{6 if not suffix else 9}.3f} {min(ratios):>4.2f}-{max(ratios):<5.2f}")
-        print(f"{arch:<9} {r['resolution']:>4} {r['params'] / 1e6:>6.2f}M {ours_:>11.1f} {bare:>11.1f} {cells[0]} "
+        print(f"{arch:<9} {r['resolution']:>4} {r['params'] / 1e6:>6.2f}M {r['batches']:>7} {ours_:>11.1f} {bare:>11.1f} {cells[0]} "
               f"{cells[1]} {r['memory']['ours']:>9.0f} {r['memory']['bare']:>9.0f}", flush=True)
 
 if __name__ == "__main__":
