@@ -9,10 +9,10 @@ would make (narrow widths on CPU, `--wide` for the config's own), then alternate
 checkpoints, the progress bar), and a bare loop with copies of the same nets, the same loss, regularizer,
 optimizers, batch size, dataloader and EMA update. A first run of ours, not counted, warms up and sets the
 length of every run: `--batches`, or more where that would be under `--seconds` of timed steps (fast archs
-such as mlp; previews then fall in the runs at their configured interval, as in training). Each run is timed from the end of
-its `--warmup`-th batch to the end of its last; the table shows the medians over repeats in images/s, the
-ratio ours / bare (1.00: no tax) with the range of the per-repeat ratios, the same ratio in images per
-second of the process's CPU time (less sensitive to other jobs on a shared machine), and peak memory (CUDA:
+such as mlp; previews then fall in the runs at their configured interval, as in training). Each run is timed
+from the end of its `--warmup`-th batch to the end of its last; the table shows the medians over repeats in
+images/s, the ratio ours / bare (1.00: no tax) with the range of the per-repeat ratios, the same ratio in
+images per second of the process's CPU time (less sensitive to other jobs on a shared machine), and peak memory (CUDA:
 max_memory_allocated of each side; CPU: the child's max RSS after ours' first run, before the bare loop had
 trained, and at the end; the RSS includes Python, torch and the dataset, about 400 MiB).
 """
@@ -200,7 +200,7 @@ def child(args) -> None:
         # a first run of ours warms up and sets the run length: at least --seconds timed, so that short
         # steps (mlp) are not timed over a fraction of a second that one disturbance decides
         clock = ours(datamodule, module, cfg, args.batches, device)
-        seconds_per_batch = (clock.times[-1] - clock.times[args.warmup - 1]) / (args.batches - args.warmup)
+        seconds_per_batch = args.batch / clock.images_per_second(args.batch, args.warmup)
         batches = max(args.batches, args.warmup + math.ceil(args.seconds / seconds_per_batch))
         rates: dict[str, list[float]] = {"ours": [], "bare": [], "ours_cpu": [], "bare_cpu": []}
         memory = {"ours": 0.0, "bare": 0.0}
@@ -233,14 +233,14 @@ def main() -> None:
     if args.arch:
         return child(args)
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
-    flags = [f"--repeats={args.repeats}", f"--batches={args.batches}", f"--seconds={args.seconds}", f"--warmup={args.warmup}",
-             f"--batch={args.batch}", f"--device={args.device}", *(["--wide"] if args.wide else []), *args.override]
+    flags = [f"--repeats={args.repeats}", f"--batches={args.batches}", f"--seconds={args.seconds}",
+             f"--warmup={args.warmup}", f"--batch={args.batch}", f"--device={args.device}", *(["--wide"] if args.wide else []), *args.override]
     memory_kind = "max_memory_allocated" if args.device.startswith("cuda") else "max RSS of the process"
     print(f"{args.device}, {args.threads} thread(s), batch {args.batch}, {args.repeats} runs per side of at least "
           f"{args.batches} batches and {args.seconds:g} s timed (first {args.warmup} batches untimed), ABAB; "
           f"peak memory: {memory_kind}", flush=True)
-    print(f"{'arch':<9} {'res':>4} {'params':>7} {'batches':>7} {'ours img/s':>11} {'bare img/s':>11} {'ratio':>6} {'range':>10} "
-          f"{'cpu ratio':>9} {'range':>10} {'ours MiB':>9} {'bare MiB':>9}", flush=True)
+    print(f"{'arch':<9} {'res':>4} {'params':>7} {'batches':>7} {'ours img/s':>11} {'bare img/s':>11} {'ratio':>6} "
+          f"{'range':>10} {'cpu ratio':>9} {'range':>10} {'ours MiB':>9} {'bare MiB':>9}", flush=True)
     for arch in args.archs.split(","):
         done = subprocess.run([sys.executable, __file__, f"--child={arch}", *flags], env=env,
                               capture_output=True, text=True)
@@ -256,8 +256,8 @@ def main() -> None:
             ratios = [a / b for a, b in zip(rates[f"ours{suffix}"], rates[f"bare{suffix}"])]
             median = statistics.median(rates[f"ours{suffix}"]) / statistics.median(rates[f"bare{suffix}"])
             cells.append(f"{median:>{6 if not suffix else 9}.3f} {min(ratios):>4.2f}-{max(ratios):<5.2f}")
-        print(f"{arch:<9} {r['resolution']:>4} {r['params'] / 1e6:>6.2f}M {r['batches']:>7} {ours_:>11.1f} {bare:>11.1f} {cells[0]} "
-              f"{cells[1]} {r['memory']['ours']:>9.0f} {r['memory']['bare']:>9.0f}", flush=True)
+        print(f"{arch:<9} {r['resolution']:>4} {r['params'] / 1e6:>6.2f}M {r['batches']:>7} {ours_:>11.1f} {bare:>11.1f} "
+              f"{cells[0]} {cells[1]} {r['memory']['ours']:>9.0f} {r['memory']['bare']:>9.0f}", flush=True)
 
 if __name__ == "__main__":
     main()

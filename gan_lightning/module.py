@@ -67,7 +67,8 @@ def plain_backward(trainer: L.Trainer) -> bool:
                                 for name in ("backward", "post_backward"))
     hooked = any(is_overridden(hook, callback, parent=L.Callback)
                  for callback in trainer.callbacks for hook in BACKWARD_HOOKS)
-    hooked = hooked or any(is_overridden(hook, module, parent=L.LightningModule) for hook in (*BACKWARD_HOOKS, "backward"))
+    hooked = hooked or any(is_overridden(hook, module, parent=L.LightningModule)
+                           for hook in (*BACKWARD_HOOKS, "backward"))
     return untouched and unscaled and not hooked
 
 
