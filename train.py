@@ -7,13 +7,13 @@ os.environ.setdefault("WANDB_SILENT", "true")  # wandb's banner lines; WANDB_SIL
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-import gan_lightning.config  # noqa: E402, F401  (registers the resolvers conf/hydra/default.yaml uses)
-from gan_lightning.cli import unknown_key  # noqa: E402
+import gan_lightning.run.config  # noqa: E402, F401  (registers the resolvers conf/hydra/default.yaml uses)
+from gan_lightning.run.cli import unknown_key  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    from gan_lightning.build import run  # imported here: `--help` needs neither torch nor Lightning
+    from gan_lightning.run.build import run  # imported here: `--help` needs neither torch nor Lightning
 
     return run(cfg)
 

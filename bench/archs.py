@@ -19,7 +19,7 @@ from hydra.utils import instantiate
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent)]  # this checkout's package (not another editable install)
 
-from gan_lightning.config import compose  # noqa: E402
+from gan_lightning.run.config import compose  # noqa: E402
 
 ARCHS = ["dcgan", "sndcgan", "resnet", "resnet19", "sagan", "selfmod", "biggan", "stylegan"]
 

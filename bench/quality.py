@@ -27,9 +27,9 @@ import torch
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 
-from gan_lightning.build import build  # noqa: E402
-from gan_lightning.config import compose  # noqa: E402
 from gan_lightning.metrics.toy import mode_statistics  # noqa: E402
+from gan_lightning.run.build import build  # noqa: E402
+from gan_lightning.run.config import compose  # noqa: E402
 
 QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "logger=csv"]
 

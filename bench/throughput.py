@@ -74,7 +74,7 @@ def ours(datamodule, module, cfg, batches: int, device) -> Clock:
     """`trainer.fit` for `batches` more batches, as train.py runs it (a fresh Trainer; module and data go on)."""
     import lightning as L
 
-    from gan_lightning.build import build_trainer
+    from gan_lightning.run.build import build_trainer
 
     clock = Clock(device)
     trainer = build_trainer(cfg)
@@ -88,11 +88,10 @@ class Bare:
     """A hand-written loop: the module's D step (with the penalty when due), G step and EMA, nothing else."""
 
     def __init__(self, module, datamodule, cfg, device) -> None:
+        import torch
         from hydra.utils import instantiate
 
-        import torch
-
-        from gan_lightning.callbacks.speed import fused
+        from gan_lightning.training.callbacks.speed import fused
 
         self.G, self.D = copy.deepcopy(module.generator).to(device), copy.deepcopy(module.discriminator).to(device)
         self.G_ema = copy.deepcopy(module.G_ema).to(device)
@@ -151,7 +150,7 @@ class Bare:
         self.D.requires_grad_(True)
 
     def run(self, batches: int) -> Clock:
-        from gan_lightning.callbacks.ema import ema_beta, ema_update
+        from gan_lightning.training.callbacks.ema import ema_beta, ema_update
 
         clock = Clock(self.device)
         for _ in range(batches):
@@ -185,8 +184,8 @@ def child(args) -> None:
 
     import torch
 
-    from gan_lightning.build import build
-    from gan_lightning.config import compose
+    from gan_lightning.run.build import build
+    from gan_lightning.run.config import compose
 
     logging.getLogger("lightning").setLevel(logging.ERROR)
     device = torch.device(args.device)

@@ -1,6 +1,5 @@
 """The one error type for bad user input: its message names the value and what is accepted."""
 import math
-from collections.abc import Callable
 from typing import Any
 
 
@@ -34,16 +33,3 @@ def check_power_of_two(name: str, value: int, minimum: int) -> int:
     if not isinstance(value, int) or value < minimum or value & (value - 1):
         raise ConfigError(f"{name}={value!r} is not supported; accepted: a power of two >= {minimum}")
     return value.bit_length() - 1
-
-
-def one_line_errors(fn: Callable[..., Any], *args: Any, also: tuple[type, ...] = ()) -> Any:
-    """Call fn(*args); a ConfigError (or one of `also`), even wrapped by instantiate(), exits with one line."""
-    try:
-        return fn(*args)
-    except Exception as error:  # instantiate() wraps errors of constructors: find ours in the chain
-        cause = error
-        while cause is not None and not isinstance(cause, (ConfigError, *also)):
-            cause = cause.__cause__
-        if cause is None:
-            raise
-        raise SystemExit(f"error: {cause}") from None

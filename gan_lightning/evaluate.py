@@ -12,24 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from gan_lightning.callbacks.metrics import describe_dataset, fake_images, real_images
-from gan_lightning.checkpoint import load_module
-from gan_lightning.errors import ConfigError, one_line_errors
+from gan_lightning.errors import ConfigError
 from gan_lightning.metrics.suite import MetricSuite
-
-
-def pick_device(name: str) -> torch.device:
-    """`auto` is cuda when available, else cpu."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"device={name!r} is not supported; accepted: auto, cpu, cuda, cuda:<index>") from None
+from gan_lightning.run.cli import one_line_errors, pick_device
+from gan_lightning.training.callbacks.metrics import (
+    describe_dataset,
+    fake_images,
+    real_images,
+)
+from gan_lightning.training.checkpoint_io import load_module
 
 
 def run_datamodule(module: Any, data_root: str | None) -> Any:

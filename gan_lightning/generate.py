@@ -12,10 +12,10 @@ import torch
 from omegaconf import DictConfig
 from torch import Tensor
 
-from gan_lightning.checkpoint import load_module
 from gan_lightning.data.images import check_channels, make_grid, save_image
-from gan_lightning.errors import ConfigError, one_line_errors
-from gan_lightning.evaluate import pick_device
+from gan_lightning.errors import ConfigError
+from gan_lightning.run.cli import one_line_errors, pick_device
+from gan_lightning.training.checkpoint_io import load_module
 
 
 def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:

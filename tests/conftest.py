@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from gan_lightning.config import compose
+from gan_lightning.run.config import compose
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("MPLBACKEND", "Agg")

@@ -4,8 +4,8 @@ import torch
 from torch import nn
 from torch.testing import assert_close
 
-from gan_lightning.augment import Augmented, DiffAugment, cutout, translation
 from gan_lightning.errors import ConfigError
+from gan_lightning.objectives.augment import Augmented, DiffAugment, cutout, translation
 
 
 @pytest.mark.parametrize("policy", ["translation", "cutout", "color", "translation,cutout,color"])
@@ -91,7 +91,7 @@ class Recorder(nn.Module):
 
 
 def test_the_same_augmentation_sees_real_and_fake_in_d_step_penalty_and_g_step(tiny_cfg):
-    from gan_lightning.build import build
+    from gan_lightning.run.build import build
 
     cfg = tiny_cfg("mlp", "dataset=ring", "regularizer=r1", "total_kimg=0.008", "augment=diffaugment")
     datamodule, module, trainer = build(cfg)

@@ -4,8 +4,8 @@ import torch
 from torch.testing import assert_close
 
 from gan_lightning.errors import ConfigError
-from gan_lightning.losses import BEGAN, Hinge
 from gan_lightning.nets.began import Discriminator, Generator
+from gan_lightning.objectives.losses import BEGAN, Hinge
 from tests.conftest import compose, tiny
 from tests.test_module import fit
 

@@ -5,9 +5,9 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_lightning.build import build
-from gan_lightning.callbacks.preview import Preview
 from gan_lightning.errors import ConfigError
+from gan_lightning.run.build import build
+from gan_lightning.training.callbacks.preview import Preview
 
 
 def test_conditional_mnist_sets_c_dim_trains_and_previews_one_class_per_row(tiny_cfg, tmp_path):
@@ -47,7 +47,7 @@ def test_bad_conditional_settings_are_one_line_errors(tiny_cfg, overrides, messa
 
 
 def test_stylegan_generate_with_a_seed_is_reproducible_despite_its_noise_inputs(tiny_cfg):
-    from gan_lightning.build import build_module
+    from gan_lightning.run.build import build_module
 
     module = build_module(tiny_cfg("stylegan", "dataset.resolution=16", "dataset.conditional=true", "c_dim=10"))
     c = torch.arange(4)

@@ -11,8 +11,13 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_lightning.data import CelebADataModule, CelebAHQDataModule, InfiniteBatchSampler, LSUNDataModule
-from gan_lightning.data import stream
+from gan_lightning.data import (
+    CelebADataModule,
+    CelebAHQDataModule,
+    InfiniteBatchSampler,
+    LSUNDataModule,
+    stream,
+)
 from gan_lightning.data.images import fit_image
 from gan_lightning.data.stream import LazyImages
 from gan_lightning.errors import ConfigError

@@ -2,7 +2,7 @@
 import lightning as L
 import torch
 
-from gan_lightning.build import build
+from gan_lightning.run.build import build
 from tests.test_module import fit
 
 

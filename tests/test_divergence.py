@@ -5,9 +5,9 @@ import lightning as L
 import pytest
 import torch
 
-from gan_lightning.build import build
-from gan_lightning.checkpoint import read_checkpoint
-from gan_lightning.divergence import nonfinite
+from gan_lightning.run.build import build
+from gan_lightning.training.checkpoint_io import read_checkpoint
+from gan_lightning.training.divergence import nonfinite
 from tests.conftest import compose, tiny
 
 # 25 batches of 8 points; last.ckpt every 4 batches (0.032 kimg)
@@ -55,7 +55,7 @@ def test_nan_in_a_weight_stops_the_run_naming_the_tensor_kimg_and_batch(tmp_path
 
 
 def test_rollback_reloads_the_last_good_checkpoint_with_lower_learning_rates(tmp_path, caplog):
-    with caplog.at_level(logging.WARNING, logger="gan_lightning.module"):
+    with caplog.at_level(logging.WARNING, logger="gan_lightning.training.divergence"):
         module, trainer = fit_poisoned(tmp_path, "module.on_divergence=rollback", "module.rollback_lr_factor=0.25")
     assert module.rollbacks == 1 and module.nimg == 200 and not nonfinite(dict(module.state_dict()))
     assert [group["lr"] for opt in trainer.optimizers for group in opt.param_groups] == [5e-5, 5e-5]

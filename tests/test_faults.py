@@ -9,10 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_lightning.build import run
-from gan_lightning.checkpoint import load_module, read_checkpoint
-from gan_lightning.cli import unknown_key
 from gan_lightning.errors import ConfigError
+from gan_lightning.run.build import run
+from gan_lightning.run.cli import unknown_key
+from gan_lightning.training.checkpoint_io import load_module, read_checkpoint
 from tests.conftest import REPO, compose, tiny
 
 TOY = tiny("mlp", "dataset=ring", "metrics=none", "total_kimg=0.016")  # 2 batches of 8 points, last.ckpt at the end
@@ -28,7 +28,7 @@ def first_run(tmp_path):
 KILLED_SAVE = """
 import os, signal, sys
 import lightning.fabric.plugins.io.torch_io as torch_io
-from gan_lightning.build import run
+from gan_lightning.run.build import run
 from tests.conftest import compose, tiny
 
 def write_half_then_die(checkpoint, filepath):
@@ -53,7 +53,7 @@ def test_a_process_killed_while_saving_leaves_the_previous_last_ckpt_loadable(tm
     # the half-written temporary file beside it is ignored when looking for the newest checkpoint
     leftovers = [p.name for p in ckpt.parent.iterdir() if p.name != "last.ckpt"]
     assert all(name.startswith(".last.ckpt.") and name.endswith(".tmp") for name in leftovers), leftovers
-    from gan_lightning.checkpoint import newest_checkpoint
+    from gan_lightning.run.checkpoint import newest_checkpoint
 
     assert newest_checkpoint(ckpt.parent) == ckpt
 

@@ -7,7 +7,12 @@ import torch
 from torch.testing import assert_close
 
 from gan_lightning.errors import ConfigError
-from gan_lightning.metrics.features import INCEPTION_SHA256, RandomFeatures, inception_weights, tf1_resize
+from gan_lightning.metrics.features import (
+    INCEPTION_SHA256,
+    RandomFeatures,
+    inception_weights,
+    tf1_resize,
+)
 from tests.conftest import SHARED_DATA
 
 

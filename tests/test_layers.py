@@ -5,7 +5,12 @@ import torch
 import torch.nn.functional as F
 from torch.testing import assert_close
 
-from gan_lightning.layers import EqualizedConv2d, EqualizedLinear, MinibatchStddev, PixelNorm
+from gan_lightning.nets.eqlr import (
+    EqualizedConv2d,
+    EqualizedLinear,
+    MinibatchStddev,
+    PixelNorm,
+)
 
 
 def test_equalized_linear_scales_unit_weights_by_he_constant():

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from gan_lightning import losses
+from gan_lightning.objectives import losses
 from gan_lightning.errors import ConfigError
 
 R = [1.0, -2.0]  # real logits

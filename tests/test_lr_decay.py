@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from gan_lightning.callbacks.lr import LRDecay, decay_factor
 from gan_lightning.errors import ConfigError
-from gan_lightning.schedule import run_progress
+from gan_lightning.training.callbacks.lr import LRDecay, decay_factor
+from gan_lightning.training.schedule import run_progress
 from tests.conftest import compose, tiny
 from tests.test_module import fit
 

@@ -8,13 +8,26 @@ import torch
 from torch.testing import assert_close
 
 from gan_lightning.errors import ConfigError
-from gan_lightning.metrics import FID, KID, MSSSIM, SWD, InceptionScore, MetricSuite, PrecisionRecall, RandomFeatures
+from gan_lightning.metrics import (
+    FID,
+    KID,
+    MSSSIM,
+    SWD,
+    InceptionScore,
+    MetricSuite,
+    PrecisionRecall,
+    RandomFeatures,
+)
 from gan_lightning.metrics.cache import key_name, load_features, real_key, save_features
 from gan_lightning.metrics.diversity import ms_ssim, ms_ssim_weights
 from gan_lightning.metrics.frechet import kid_subsets
 from gan_lightning.metrics.prdc import prdc
 from gan_lightning.metrics.suite import rename, shard
-from gan_lightning.metrics.swd import laplacian_pyramid, pyramid_levels, sliced_wasserstein
+from gan_lightning.metrics.swd import (
+    laplacian_pyramid,
+    pyramid_levels,
+    sliced_wasserstein,
+)
 
 
 def whitened(n: int, d: int, seed: int) -> np.ndarray:

@@ -9,13 +9,17 @@ from omegaconf import open_dict
 from PIL import Image
 from torch.testing import assert_close
 
-from gan_lightning.callbacks.metrics import MetricsCallback, describe_dataset, fake_images, real_images
-from gan_lightning.checkpoint import load_module
 from gan_lightning.errors import ConfigError
 from gan_lightning.metrics import MetricSuite
+from gan_lightning.training.callbacks.metrics import (
+    MetricsCallback,
+    describe_dataset,
+    fake_images,
+    real_images,
+)
+from gan_lightning.training.checkpoint_io import load_module
 from tests.conftest import REPO, compose, tiny
 from tests.test_module import fit
-
 
 
 def random_features(cfg):
@@ -144,8 +148,8 @@ def test_every_metrics_option_composes_and_instantiates(option, tmp_path):
 
 
 def test_metrics_on_data_that_are_not_images_stop_with_one_line(tmp_path):
-    from gan_lightning.build import build
     from gan_lightning.errors import ConfigError
+    from gan_lightning.run.build import build
 
     datamodule, module, trainer = build(compose(tiny("mlp", "dataset=ring", "metrics=swd"), tmp_path))
     with pytest.raises(ConfigError, match=r"^metrics=swd cannot read ring, whose samples are points.*metrics=none$"):

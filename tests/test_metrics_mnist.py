@@ -4,7 +4,12 @@ import torch
 from torch.testing import assert_close
 
 from gan_lightning.errors import ConfigError
-from gan_lightning.metrics.mnist import MNISTClassifier, accuracy, load_classifier, read_split
+from gan_lightning.metrics.mnist import (
+    MNISTClassifier,
+    accuracy,
+    load_classifier,
+    read_split,
+)
 
 
 @pytest.fixture(scope="module")

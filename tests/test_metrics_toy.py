@@ -52,8 +52,8 @@ def test_real_samples_of_both_toy_sets_score_perfectly():
 def test_toy_runs_log_mode_coverage_of_gs_raw_points_by_default(tiny_cfg, tmp_path):
     import json
 
-    from gan_lightning.callbacks.metrics import fake_images
     from gan_lightning.metrics.suite import shard
+    from gan_lightning.training.callbacks.metrics import fake_images
     from tests.test_module import fit
 
     module, trainer = fit(tiny_cfg("mlp", "dataset=grid", "metrics.n_samples=100"))

@@ -6,11 +6,11 @@ import torch
 from torch import nn
 from torch.testing import assert_close
 
-from gan_lightning.build import build
-from gan_lightning.callbacks.ema import ema_beta, ema_update
 from gan_lightning.errors import ConfigError
-from gan_lightning.module import GAN
-from gan_lightning.losses import NonSaturating
+from gan_lightning.objectives.losses import NonSaturating
+from gan_lightning.run.build import build
+from gan_lightning.training.callbacks.ema import ema_beta, ema_update
+from gan_lightning.training.module import GAN
 
 
 def fit(cfg, ckpt_path=None):
@@ -118,7 +118,7 @@ def test_mixed_precision_trains_with_gradient_penalties(tiny_cfg, regularizer):
 
 
 def test_a_checkpoint_alone_rebuilds_the_module_with_its_weights(tiny_cfg, tmp_path):
-    from gan_lightning.checkpoint import load_module
+    from gan_lightning.training.checkpoint_io import load_module
 
     trained, _ = fit(tiny_cfg("dcgan", "dataset.resolution=16", "z_dim=12", "total_kimg=0.016"))
     path = tmp_path / "checkpoints" / "last.ckpt"
@@ -135,7 +135,7 @@ def test_a_checkpoint_alone_rebuilds_the_module_with_its_weights(tiny_cfg, tmp_p
 
 
 def test_loading_a_file_that_is_not_a_safe_checkpoint_is_one_clear_error(tmp_path):
-    from gan_lightning.checkpoint import load_module
+    from gan_lightning.training.checkpoint_io import load_module
 
     class Payload:
         def __reduce__(self):
@@ -151,7 +151,7 @@ def test_loading_a_file_that_is_not_a_safe_checkpoint_is_one_clear_error(tmp_pat
 
 
 def test_lazy_regularizer_adjusts_d_adam_lr_and_betas():
-    from gan_lightning.regularizers import R1
+    from gan_lightning.objectives.regularizers import R1
 
     module = GAN(nn.Linear(1, 1), nn.Linear(1, 1), NonSaturating(),
                  lambda p: torch.optim.Adam(p, lr=1e-3, betas=(0.5, 0.99)),
@@ -195,7 +195,7 @@ def test_generator_penalty_joins_the_g_loss(tiny_cfg):
 
 
 def test_standing_statistics_are_the_average_over_batches_of_the_nets_own_activations():
-    from gan_lightning.callbacks.ema import standing_statistics
+    from gan_lightning.training.callbacks.ema import standing_statistics
 
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))

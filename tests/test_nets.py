@@ -9,12 +9,20 @@ from pathlib import Path
 import pytest
 import torch
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 from torch import nn
 
 from gan_lightning.errors import ConfigError
-from gan_lightning.layers import NORMALIZATIONS
-from gan_lightning.nets import biggan, dcgan, mlp, resnet, sagan, selfmod, sndcgan, stylegan
+from gan_lightning.nets import (
+    biggan,
+    dcgan,
+    mlp,
+    resnet,
+    sagan,
+    selfmod,
+    sndcgan,
+    stylegan,
+)
+from gan_lightning.nets.checks import NORMALIZATIONS
 
 ARCH_DIR = Path(__file__).resolve().parents[1] / "conf" / "arch"
 UNCONDITIONAL = {"mlp": mlp, "dcgan": dcgan, "sndcgan": sndcgan}
@@ -173,8 +181,7 @@ def test_init_is_dcgan():
 
 @pytest.mark.parametrize("arch", sorted(p.stem for p in ARCH_DIR.glob("*.yaml")))
 def test_arch_configs_instantiate(arch: str, tmp_path):
-    from gan_lightning.config import compose
-
+    from gan_lightning.run.config import compose
     from tests.conftest import ARCH_TINY
 
     cfg = compose([f"arch={arch}", *ARCH_TINY[arch], "z_dim=16"], tmp_path)  # MNIST's 32x32x1

@@ -7,10 +7,10 @@ import torch
 from torch.testing import assert_close
 
 from gan_lightning.errors import ConfigError
-from gan_lightning.layers import fade_resolution, upsample
+from gan_lightning.nets.eqlr import fade_resolution, upsample
 from gan_lightning.nets.pggan import Discriminator, Generator
-from gan_lightning.regularizers import GradientPenalty
-from gan_lightning.schedule import ProgressiveSchedule, Stage
+from gan_lightning.objectives.regularizers import GradientPenalty
+from gan_lightning.training.schedule import ProgressiveSchedule, Stage
 from tests.conftest import compose, tiny
 from tests.test_module import fit
 

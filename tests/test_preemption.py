@@ -8,7 +8,7 @@ import time
 
 import torch
 
-from gan_lightning.preemption import SignalFlag
+from gan_lightning.training.preemption import SignalFlag
 from tests.conftest import REPO, tiny
 
 # an open-ended toy run (it only stops on a signal); last.ckpt every 2 batches shows it is training

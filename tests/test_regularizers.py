@@ -4,7 +4,7 @@ import torch
 from torch import nn
 from torch.testing import assert_close
 
-from gan_lightning import regularizers as R
+from gan_lightning.objectives import regularizers as R
 from gan_lightning.errors import ConfigError
 
 

@@ -6,7 +6,7 @@ import lightning as L
 import pytest
 import torch
 
-from gan_lightning.build import build
+from gan_lightning.run.build import build
 from tests.conftest import compose, tiny
 
 TOY = ("mlp", "dataset=ring", "metrics=none", "callbacks.ema.halflife_kimg=0.05")  # EMA in every case

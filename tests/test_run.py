@@ -6,11 +6,11 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from gan_lightning.build import run_length
-from gan_lightning.callbacks.progress import batches_for_steps
-from gan_lightning.config import hydra_subdir, sweep_subdir
 from gan_lightning.errors import ConfigError
-from gan_lightning.resume import resumable, resume_config
+from gan_lightning.run.build import run_length
+from gan_lightning.run.config import hydra_subdir, sweep_subdir
+from gan_lightning.run.resume import resumable, resume_config
+from gan_lightning.training.callbacks.progress import batches_for_steps
 from tests.conftest import REPO, compose, tiny
 from tests.test_train import train
 
@@ -116,7 +116,7 @@ def test_a_run_its_folder_its_loggers_and_its_resume(tmp_path):
 
 
 def test_resume_config_applies_allowed_overrides_and_refuses_the_rest(tmp_path):
-    from gan_lightning.checkpoint import resolved_config
+    from gan_lightning.run.checkpoint import resolved_config
 
     base = tiny("mlp", "dataset=ring")
     stored = OmegaConf.create(resolved_config(compose(base, tmp_path)))
@@ -179,8 +179,8 @@ def test_each_launch_keeps_its_own_hydra_record(tmp_path):
                                 "auto, cpu"),
 ])
 def test_bad_command_lines_end_with_one_line_naming_the_key(override, message, tmp_path):
-    from gan_lightning.build import run
-    from gan_lightning.cli import unknown_key
+    from gan_lightning.run.build import run
+    from gan_lightning.run.cli import unknown_key
 
     if "accelerator" in override and torch.cuda.is_available():
         pytest.skip("this machine has a GPU")

@@ -8,11 +8,21 @@ from omegaconf import OmegaConf
 from PIL import Image
 from torch.testing import assert_close
 
-from gan_lightning.callbacks.singan import ScaleSchedule, montage, pyramid_kimg
-from gan_lightning.data.single_image import BUNDLED_IMAGE, SingleImageDataModule, image_size
+from gan_lightning.data.single_image import (
+    BUNDLED_IMAGE,
+    SingleImageDataModule,
+    image_size,
+)
 from gan_lightning.errors import ConfigError
-from gan_lightning.nets.singan import Discriminator, Generator, pyramid_sizes, resize, scale_widths
-from gan_lightning.regularizers import PatchGradientPenalty, Reconstruction
+from gan_lightning.nets.singan import (
+    Discriminator,
+    Generator,
+    pyramid_sizes,
+    resize,
+    scale_widths,
+)
+from gan_lightning.objectives.regularizers import PatchGradientPenalty, Reconstruction
+from gan_lightning.training.callbacks.singan import ScaleSchedule, montage, pyramid_kimg
 from tests.conftest import compose, tiny
 from tests.test_module import fit
 

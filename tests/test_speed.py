@@ -7,8 +7,8 @@ import torch
 from torch import nn
 from torch.testing import assert_close
 
-from gan_lightning.callbacks.speed import fused
-from gan_lightning.regularizers import R1, GradientPenalty
+from gan_lightning.objectives.regularizers import R1, GradientPenalty
+from gan_lightning.training.callbacks.speed import fused
 from tests.test_module import fit
 
 
@@ -51,7 +51,7 @@ def test_scaling_does_not_change_a_float32_penalty():
 def test_fp16_training_hands_the_trainers_scaler_to_the_penalty(tiny_cfg):
     from lightning.pytorch.plugins.precision import MixedPrecision
 
-    from gan_lightning.build import build
+    from gan_lightning.run.build import build
 
     # Lightning turns 16-mixed into bf16 on a CPU; the plugin of a GPU run, set by hand, runs fp16 autocast here
     datamodule, module, trainer = build(tiny_cfg("dcgan", "dataset.resolution=16", "regularizer=gp",
@@ -93,8 +93,8 @@ def test_trainer_gpu_asks_for_mixed_precision(tiny_cfg):
 
 
 def test_the_training_step_seeds_no_lazy_backend(tiny_cfg, monkeypatch):
-    from gan_lightning.build import build
-    from gan_lightning.module import seed_rngs
+    from gan_lightning.run.build import build
+    from gan_lightning.training.module import seed_rngs
 
     datamodule, module, trainer = build(tiny_cfg("mlp", "dataset=ring", "total_kimg=0.016", "metrics=none",
                                                  "~callbacks.preview"))  # previews seed a forked RNG: not per batch
@@ -118,8 +118,8 @@ class BackwardHook(L.Callback):
 
 
 def test_the_plain_backward_is_taken_only_where_lightning_would_add_nothing(tiny_cfg):
-    from gan_lightning.build import build
-    from gan_lightning.module import plain_backward
+    from gan_lightning.run.build import build
+    from gan_lightning.training.callbacks.speed import plain_backward
 
     overrides = ("mlp", "dataset=ring", "total_kimg=0.024", "metrics=none", "regularizer=r1")
     runs = {}

@@ -75,12 +75,12 @@ def test_the_report_lists_diverged_failed_and_unfinished_runs_with_their_reason(
         shutil.copytree(grid / name, tmp_path / name)
     diverged, unfinished = tmp_path / "001_loss=ns,regularizer=r1", tmp_path / "002_loss=lsgan,regularizer=none"
     with open(diverged / "train.log", "a") as log:
-        log.write("[2026-11-24 12:00:00,000][gan_lightning.build][ERROR] - error: loss/d became NaN/inf at 0.3 kimg\n")
+        log.write("[2026-11-24 12:00:00,000][gan_lightning.run.build][ERROR] - error: loss/d became NaN/inf at 0.3 kimg\n")
     text = (unfinished / "train.log").read_text()
     (unfinished / "train.log").write_text(text[: text.index("done: ")])  # as if killed before its end
     (tmp_path / "003_loss=hinge" / ".hydra").mkdir(parents=True)  # stopped by bad input: Hydra's record and the log
     (tmp_path / "003_loss=hinge" / ".hydra" / "overrides.yaml").write_text("- loss=hinge\n- n_critic=0\n")
-    (tmp_path / "003_loss=hinge" / "train.log").write_text("[x][gan_lightning.build][ERROR] - error: n_critic=0 "
+    (tmp_path / "003_loss=hinge" / "train.log").write_text("[x][gan_lightning.run.build][ERROR] - error: n_critic=0 "
                                                             "is not supported; accepted: an integer >= 1\n")
     report = (write_report(tmp_path) / "report.md").read_text()
     assert "4 runs: 1 done, 1 diverged, 1 failed, 1 unfinished" in report
@@ -130,7 +130,7 @@ def test_wandb_offline_runs_of_a_sweep_share_a_group_and_are_tagged_with_their_o
 
 
 def test_a_run_that_diverges_in_a_sweep_returns_its_reason_and_the_sweep_goes_on(monkeypatch, tmp_path):
-    from gan_lightning import build
+    from gan_lightning.run import build
 
     cfg = compose(tiny("mlp", "dataset=ring", "regularizer=r1", "regularizer.weight=1e40"), tmp_path)
     monkeypatch.setattr(build, "sweeping", lambda: True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hydra.utils import instantiate
 
-from gan_lightning.build import build_module
+from gan_lightning.run.build import build_module
 from tests.conftest import REPO, compose, tiny
 
 GROUPS = ["arch", "loss", "regularizer", "augment", "optimizer", "dataset", "trainer", "logger", "callbacks", "experiment"]

@@ -2,8 +2,8 @@
 that names the key, the value and what is accepted; none reaches training."""
 import pytest
 
-from gan_lightning.build import run
 from gan_lightning.errors import ConfigError, check_number
+from gan_lightning.run.build import run
 from tests.conftest import compose, tiny
 
 TOY = ("mlp", "dataset=ring", "metrics=none")

@@ -6,9 +6,9 @@ import torch
 from torch import nn
 from torch.testing import assert_close
 
-from gan_lightning.layers import ConditionalBatchNorm2d, SelfAttention, truncate_z
 from gan_lightning.nets import biggan, resnet, selfmod, stylegan
-from gan_lightning.regularizers import Orthogonal
+from gan_lightning.nets.blocks import ConditionalBatchNorm2d, SelfAttention, truncate_z
+from gan_lightning.objectives.regularizers import Orthogonal
 
 TINY = {"channels": 4, "max_channels": 4}
 

@@ -9,7 +9,13 @@ import numpy as np
 import torch
 
 from gan_lightning.data.base import InMemoryDataModule
-from gan_lightning.data.files import ON_CORRUPT, TAR_SUFFIXES, ImageFiles, is_archive, read_image_folder
+from gan_lightning.data.files import (
+    ON_CORRUPT,
+    TAR_SUFFIXES,
+    ImageFiles,
+    is_archive,
+    read_image_folder,
+)
 from gan_lightning.data.images import fit_batch
 from gan_lightning.errors import ConfigError, check_choice
 

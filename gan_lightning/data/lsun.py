@@ -7,8 +7,8 @@ LMDB on every access, keeping only the record keys in memory (about 40 bytes per
 """
 
 import os
-from functools import partial
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np

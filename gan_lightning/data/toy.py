@@ -1,15 +1,16 @@
-"""2-D Gaussian mixtures, the mode-collapse benchmarks: 8 modes on a ring and 25 on a grid."""
+"""2-D Gaussian mixtures, the mode-collapse benchmarks: 8 modes on a ring and 25 on a grid, and the mode
+statistics of points on them (the VEEGAN / PacGAN protocol; metrics/toy.py wraps them as a metric)."""
 
 import math
 
 import numpy as np
 import torch
 from PIL import Image
+from torch import Tensor
 
 from gan_lightning.data.base import InMemoryDataModule
 from gan_lightning.data.sampler import check_int
 from gan_lightning.errors import check_choice
-from gan_lightning.metrics.toy import mode_statistics
 
 # kind -> (unscaled mode centres [K, 2], std, scale that maps the points into [-1, 1])
 KINDS = {
@@ -21,6 +22,27 @@ KINDS = {
     "grid": (torch.cartesian_prod(torch.arange(-4.0, 5.0, 2.0), torch.arange(-4.0, 5.0, 2.0)), 0.05, 5.0),
 }
 PREVIEW_REAL_POINTS = 2_000
+
+
+def mode_statistics(points: Tensor, modes: Tensor, std: float, threshold_std: float = 3.0,
+                    min_count: int = 20) -> dict[str, float]:
+    """{'modes': captured modes, 'high_quality': share of high-quality points, 'kl': KL to uniform} of points [N, 2]."""
+    points = points.detach().reshape(len(points), -1).double().cpu()  # [N, 2]
+    modes = modes.double().cpu()  # [K, 2]
+    distance, nearest = torch.cdist(points, modes).min(dim=1)  # [N], [N]
+    good = distance <= threshold_std * std
+    counts = torch.bincount(nearest[good], minlength=len(modes)).double()  # [K]
+    total = counts.sum()
+    if total > 0:
+        p = counts[counts > 0] / total
+        kl = float((p * (p * len(modes)).log()).sum())
+    else:
+        kl = math.log(len(modes))
+    return {
+        "modes": float((counts >= min_count).sum()),
+        "high_quality": float(good.double().mean()) if len(points) else 0.0,
+        "kl": kl,
+    }
 
 
 class ToyDataModule(InMemoryDataModule):
@@ -66,7 +88,9 @@ class ToyDataModule(InMemoryDataModule):
     def preview(self, samples: torch.Tensor, real: bool = False, cols: int | None = None) -> Image.Image:
         """A scatter of `samples` (generated, or real if `real`) over light real points and the mode centres
         (`cols` unused)."""
-        from matplotlib.backends.backend_agg import FigureCanvasAgg  # imported here: matplotlib is slow to import
+        from matplotlib.backends.backend_agg import (
+            FigureCanvasAgg,  # imported here: matplotlib is slow to import
+        )
         from matplotlib.figure import Figure
 
         points = samples.detach().float().cpu().reshape(len(samples), 2)

@@ -18,7 +18,12 @@ from tqdm.auto import tqdm
 
 from gan_lightning.errors import ConfigError, check_number
 from gan_lightning.metrics.base import Metric, Sets
-from gan_lightning.metrics.cache import default_cache_dir, load_features, real_key, save_features
+from gan_lightning.metrics.cache import (
+    default_cache_dir,
+    load_features,
+    real_key,
+    save_features,
+)
 from gan_lightning.metrics.features import FeatureNet
 
 log = logging.getLogger(__name__)

@@ -9,35 +9,16 @@ value reported when there are no high-quality points at all).
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import torch
 from torch import Tensor
 
+from gan_lightning.data.toy import (  # the data's own mixtures and their modes
+    KINDS,
+    mode_statistics,
+)
 from gan_lightning.errors import check_choice
 from gan_lightning.metrics.base import Metric, Sets
-
-
-def mode_statistics(points: Tensor, modes: Tensor, std: float, threshold_std: float = 3.0,
-                    min_count: int = 20) -> dict[str, float]:
-    """{'modes': captured modes, 'high_quality': share of high-quality points, 'kl': KL to uniform} of points [N, 2]."""
-    points = points.detach().reshape(len(points), -1).double().cpu()  # [N, 2]
-    modes = modes.double().cpu()  # [K, 2]
-    distance, nearest = torch.cdist(points, modes).min(dim=1)  # [N], [N]
-    good = distance <= threshold_std * std
-    counts = torch.bincount(nearest[good], minlength=len(modes)).double()  # [K]
-    total = counts.sum()
-    if total > 0:
-        p = counts[counts > 0] / total
-        kl = float((p * (p * len(modes)).log()).sum())
-    else:
-        kl = math.log(len(modes))
-    return {
-        "modes": float((counts >= min_count).sum()),
-        "high_quality": float(good.double().mean()) if len(points) else 0.0,
-        "kl": kl,
-    }
 
 
 class ModeCoverage(Metric):
@@ -53,7 +34,6 @@ class ModeCoverage(Metric):
 
     def __init__(self, kind: str = "ring", threshold_std: float = 3.0, min_count: int = 20) -> None:
         super().__init__(feature=None)
-        from gan_lightning.data.toy import KINDS  # the data's own definition of the mixtures
 
         check_choice("metrics.list.modes.kind", kind, tuple(KINDS))
         centres, std, scale = KINDS[kind]

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from gan_lightning.layers import check_unconditional
 from gan_lightning.errors import check_power_of_two
+from gan_lightning.nets.checks import check_unconditional
 
 
 def conv_elu(in_channels: int, out_channels: int, stride: int = 1) -> list[nn.Module]:

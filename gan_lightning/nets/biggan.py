@@ -8,7 +8,7 @@ G: z is split into num_blocks + 1 chunks; the first goes through the linear proj
 every residual block takes [shared embedding(c), its chunk], through bias-free linear maps, as
 x_hat * (1 + gain) + bias. Spectral norm and orthogonal init in G and D; the output BN is unconditional.
 D: the SNGAN/SAGAN residual D (nets/resnet.py) with self-attention and the projection term.
-Orthogonal regularization is `regularizer=ortho` (gan_lightning/regularizers.py), truncation is
+Orthogonal regularization is `regularizer=ortho` (gan_lightning/objectives/regularizers.py), truncation is
 `generate(..., truncation=t)` (z truncated to [-t, t]).
 """
 
@@ -18,8 +18,8 @@ import torch
 from torch import Tensor, nn
 
 from gan_lightning.errors import ConfigError
-from gan_lightning.layers import ConditionalBatchNorm2d, Modulation
 from gan_lightning.nets import resnet
+from gan_lightning.nets.blocks import ConditionalBatchNorm2d, Modulation
 
 
 class Generator(resnet.Generator):

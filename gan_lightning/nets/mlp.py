@@ -11,7 +11,13 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from gan_lightning.errors import ConfigError
-from gan_lightning.layers import apply_spectral, check_normalization, check_unconditional, d_norm, has_bias
+from gan_lightning.nets.checks import (
+    apply_spectral,
+    check_normalization,
+    check_unconditional,
+    d_norm,
+    has_bias,
+)
 
 
 def _check_resolution(name: str, value: int) -> None:

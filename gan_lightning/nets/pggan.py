@@ -23,13 +23,12 @@ import torch
 from torch import Tensor, nn
 
 from gan_lightning.errors import ConfigError, check_power_of_two
-from gan_lightning.layers import (
+from gan_lightning.nets.checks import check_sizes, check_unconditional
+from gan_lightning.nets.eqlr import (
     EqualizedConv2d,
     EqualizedLinear,
     MinibatchStddev,
     PixelNorm,
-    check_sizes,
-    check_unconditional,
     downsample,
     upsample,
 )

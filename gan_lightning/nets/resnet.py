@@ -21,9 +21,25 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from gan_lightning.errors import ConfigError, check_power_of_two
-from gan_lightning.layers import (ConditionalBatchNorm2d, DBlock, GBlock, MinibatchStddev, Modulation,
-                                  SelfAttention, apply_spectral, check_c_dim, check_labels, check_normalization,
-                                  check_sizes, init_residual_, maybe_spectral, truncate_z, widths)
+from gan_lightning.nets.blocks import (
+    ConditionalBatchNorm2d,
+    DBlock,
+    GBlock,
+    Modulation,
+    SelfAttention,
+    init_residual_,
+    truncate_z,
+)
+from gan_lightning.nets.checks import (
+    apply_spectral,
+    check_c_dim,
+    check_labels,
+    check_normalization,
+    check_sizes,
+    maybe_spectral,
+    widths,
+)
+from gan_lightning.nets.eqlr import MinibatchStddev
 
 
 def attention_layers(role: str, resolution: int, sizes: list[int], channels: list[int]) -> nn.ModuleList:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from gan_lightning.errors import ConfigError
-from gan_lightning.layers import ConditionalBatchNorm2d, Modulation
 from gan_lightning.nets import resnet
+from gan_lightning.nets.blocks import ConditionalBatchNorm2d, Modulation
 from gan_lightning.nets.resnet import Discriminator  # SELF-MOD changes G only
 
 

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gan_lightning.errors import ConfigError
-from gan_lightning.layers import check_unconditional
+from gan_lightning.nets.checks import check_unconditional
 
 
 def pyramid_sizes(img_size: Sequence[int], min_size: int = 25,

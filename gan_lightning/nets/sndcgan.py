@@ -14,7 +14,13 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from gan_lightning.layers import apply_spectral, check_conv_net, check_sizes, down_block, init_dcgan_, up_block, widths
+from gan_lightning.nets.checks import (
+    apply_spectral,
+    check_conv_net,
+    check_sizes,
+    widths,
+)
+from gan_lightning.nets.convnets import down_block, init_dcgan_, up_block
 
 
 class Generator(nn.Module):

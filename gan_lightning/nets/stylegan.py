@@ -19,8 +19,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gan_lightning.errors import check_number, check_power_of_two
-from gan_lightning.layers import EqualizedConv2d, EqualizedLinear, PixelNorm, check_c_dim, check_labels, check_sizes, widths
-from gan_lightning.nets.resnet import Discriminator  # with mbstd_group_size > 0, see conf/arch/stylegan.yaml
+from gan_lightning.nets.checks import check_c_dim, check_labels, check_sizes, widths
+from gan_lightning.nets.eqlr import EqualizedConv2d, EqualizedLinear, PixelNorm
+from gan_lightning.nets.resnet import (
+    Discriminator,  # with mbstd_group_size > 0, see conf/arch/stylegan.yaml
+)
 
 
 def adain(x: Tensor, style: Tensor, eps: float = 1e-8) -> Tensor:

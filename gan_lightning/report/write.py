@@ -10,8 +10,15 @@ import yaml
 
 from gan_lightning.errors import check_choice
 from gan_lightning.report import plots
-from gan_lightning.report.runs import (FACTORS, Run, default_metric, direction, headline_keys, read_sweep,
-                                      swept_keys)
+from gan_lightning.report.runs import (
+    FACTORS,
+    Run,
+    default_metric,
+    direction,
+    headline_keys,
+    read_sweep,
+    swept_keys,
+)
 
 
 def ranked(runs: list[Run], values: dict[str, float], mode: str) -> list[Run]:

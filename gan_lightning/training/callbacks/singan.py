@@ -9,7 +9,6 @@ scale (the datamodule's `real_transform` hook, as progressive growing does).
 `PyramidSamples`: at the end, random samples at the image's size and at other aspect ratios, the
 reconstruction, and one picture with the training image beside them.
 """
-import math
 from functools import partial
 from pathlib import Path
 
@@ -17,11 +16,11 @@ import lightning as L
 import torch
 from PIL import Image
 
-from gan_lightning.callbacks.progressive import check_hooks, set_learning_rates
 from gan_lightning.data.images import make_grid, save_image
 from gan_lightning.errors import ConfigError
-from gan_lightning.loggers import log_image
 from gan_lightning.nets.singan import pyramid_sizes, resize
+from gan_lightning.training.callbacks.log import log_image
+from gan_lightning.training.callbacks.progressive import check_hooks, set_learning_rates
 
 
 def pyramid_kimg(img_size: list[int], min_size: int, scale_factor: float, kimg_per_scale: float) -> float:

@@ -12,8 +12,8 @@ import torch
 
 from gan_lightning.data.images import save_image
 from gan_lightning.errors import check_number
-from gan_lightning.loggers import log_image
-from gan_lightning.schedule import crossed
+from gan_lightning.training.callbacks.log import log_image
+from gan_lightning.training.schedule import crossed
 
 MAX_CLASS_ROWS = 32  # conditional previews show at most this many classes, one per row
 CLASS_ROW_LENGTH = 8  # samples per class unless callbacks.preview.num_samples says otherwise

@@ -1,13 +1,45 @@
-"""The losses of the last batch, logged every `every_kimg` and at the end, at the images-seen step."""
+"""Logging on one x-axis, images seen (`nimg`), to every logger; the losses of the last batch every `every_kimg`.
+
+`log_scalars` and `log_image` are what the callbacks (losses, previews, metrics, schedules) call: scalars and
+images share the step `nimg`, an integer, so TensorBoard and wandb curves line up (kimg is `step / 1000`;
+CSV rows also carry `progress/kimg`). Values are read from the device here, so callers call these at their
+logging interval, never on every batch.
+"""
+from __future__ import annotations
+
 import logging
+from collections.abc import Mapping
 
 import lightning as L
+import numpy as np
+import torch
+from PIL import Image
 
 from gan_lightning.errors import check_number
-from gan_lightning.loggers import log_scalars
-from gan_lightning.schedule import crossed
+from gan_lightning.training.schedule import crossed
 
 record = logging.getLogger("gan_lightning.record")  # train.log only (conf/hydra/default.yaml)
+
+
+def log_scalars(trainer: L.Trainer, scalars: Mapping[str, float | torch.Tensor], nimg: int) -> dict[str, float]:
+    """Send scalars to every logger at step `nimg`; they also become `trainer.callback_metrics` (sweeps)."""
+    values = {key: float(value) for key, value in scalars.items()}  # the host sync, once per interval
+    trainer.callback_metrics.update({key: torch.tensor(value) for key, value in values.items()})
+    if trainer.is_global_zero:
+        for logger in trainer.loggers:
+            logger.log_metrics(values, step=nimg)
+    return values
+
+
+def log_image(trainer: L.Trainer, key: str, image: Image.Image, nimg: int) -> None:
+    """Send a PIL image to every logger that takes images (TensorBoard, wandb) at step `nimg`."""
+    if not trainer.is_global_zero:
+        return
+    for logger in trainer.loggers:
+        if hasattr(logger, "log_image"):  # WandbLogger
+            logger.log_image(key=key, images=[image], step=nimg)
+        elif hasattr(getattr(logger, "experiment", None), "add_image"):  # TensorBoard SummaryWriter
+            logger.experiment.add_image(key, np.asarray(image.convert("RGB")), nimg, dataformats="HWC")
 
 
 class LogLosses(L.Callback):

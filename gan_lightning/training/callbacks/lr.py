@@ -10,9 +10,9 @@ it off (start 1.0) there.
 """
 import lightning as L
 
-from gan_lightning.callbacks.progressive import set_learning_rates
 from gan_lightning.errors import check_number
-from gan_lightning.schedule import run_progress
+from gan_lightning.training.callbacks.progressive import set_learning_rates
+from gan_lightning.training.schedule import run_progress
 
 
 def decay_factor(progress: float, start: float, final: float) -> float:

@@ -1,7 +1,7 @@
 """From a composed Hydra config to a fitted run: instantiate every part, then `trainer.fit`.
 
 `run` is what train.py calls: a fresh run records its config (and the group choices) in every checkpoint;
-`ckpt_path=` resumes with the config stored in the checkpoint (gan_lightning/resume.py). The console gets
+`ckpt_path=` resumes with the config stored in the checkpoint (gan_lightning/run/resume.py). The console gets
 a summary line, the output folder, the progress bar and a final line; train.log gets the resolved config,
 losses at an interval, Lightning's messages and any error (conf/hydra/default.yaml routes them).
 """
@@ -20,30 +20,26 @@ from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from gan_lightning.checkpoint import (check_weights_fit, checkpoint_config, read_checkpoint, resolve_ckpt_path,
-                                      resolved_config)
-from gan_lightning.cli import check_partial, check_scalars, instantiate_error
 from gan_lightning.errors import ConfigError
-from gan_lightning.preemption import Preempted
-from gan_lightning.resume import resume_config, typed_keys
-from gan_lightning.schedule import run_finished
+from gan_lightning.run.checkpoint import resolve_ckpt_path, resolved_config
+from gan_lightning.run.cli import check_partial, check_scalars, instantiate_error
+from gan_lightning.run.resume import resume_config, typed_keys
+from gan_lightning.training.checkpoint_io import (
+    check_weights_fit,
+    checkpoint_config,
+    instantiate_module,
+    read_checkpoint,
+)
+from gan_lightning.training.preemption import Preempted
+from gan_lightning.training.schedule import run_finished
 
 log = logging.getLogger(__name__)  # console and train.log
 record = logging.getLogger("gan_lightning.record")  # train.log only
 
 
 def build_module(cfg: DictConfig) -> L.LightningModule:
-    """The LightningModule with its nets, loss, regularizer and optimizer factories."""
-    return instantiate(
-        cfg.module,
-        generator=instantiate(cfg.arch.generator),
-        discriminator=instantiate(cfg.arch.discriminator),
-        loss=instantiate(cfg.loss),
-        regularizer=instantiate(cfg.regularizer),
-        g_optimizer=check_partial(instantiate(cfg.optimizer.generator), "optimizer.generator"),
-        d_optimizer=check_partial(instantiate(cfg.optimizer.discriminator), "optimizer.discriminator"),
-        augment=instantiate(cfg.augment) if cfg.get("augment") else None,  # configs older than augment= have none
-    )
+    """The LightningModule with its nets, loss, regularizer and optimizer factories; typed optimizer arguments checked."""
+    return instantiate_module(cfg, check_partial)
 
 
 class NoProfiler(PassThroughProfiler):

@@ -28,7 +28,7 @@ from omegaconf.errors import InterpolationResolutionError
 
 from gan_lightning.errors import ConfigError
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 def checkpoint_run_dir(ckpt_path: str | None, default: str) -> str:
@@ -160,7 +160,9 @@ def one_line_resolver(resolver: Callable[..., Any]) -> Callable[..., Any]:
 @one_line_resolver
 def image_size(path: str | None, max_size: int) -> list[int]:
     """[height, width] of the image at `path` with its long side at most `max_size` (the header is read)."""
-    from gan_lightning.data.single_image import image_size as size  # imported late: `--help` needs no torch
+    from gan_lightning.data.single_image import (
+        image_size as size,  # imported late: `--help` needs no torch
+    )
 
     if path == "NO_PATH":  # conf/arch/singan.yaml's stand-in for a dataset without `path`
         raise ConfigError("arch=singan needs dataset=single_image; accepted: dataset=single_image "
@@ -171,7 +173,7 @@ def image_size(path: str | None, max_size: int) -> list[int]:
 @one_line_resolver
 def pyramid_kimg(img_size: list[int], min_size: int, scale_factor: float, kimg_per_scale: float) -> float:
     """Scales of SinGAN's pyramid for an image of `img_size` [height, width], times kimg_per_scale."""
-    from gan_lightning.callbacks.singan import pyramid_kimg as kimg
+    from gan_lightning.training.callbacks.singan import pyramid_kimg as kimg
 
     return kimg(img_size, min_size, scale_factor, kimg_per_scale)
 

@@ -9,27 +9,23 @@ global RNG from (seed, batch, rank), so a resumed run draws exactly what an unin
 """
 import copy
 import inspect
-import logging
 import warnings
 from functools import partial
 from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.plugins.precision import MixedPrecision, Precision
-from lightning.pytorch.strategies import Strategy
-from lightning.pytorch.utilities.model_helpers import is_overridden
 from torch import Tensor, nn
 
-from gan_lightning.augment import Augmented
-from gan_lightning.callbacks.ema import standing_statistics
-from gan_lightning.divergence import ADVICE, module_tensors, nonfinite, rollback
 from gan_lightning.errors import ConfigError, check_choice, check_number
-from gan_lightning.losses import GANLoss
-from gan_lightning.regularizers import NoRegularizer, Regularizer
-from gan_lightning.schedule import run_finished
+from gan_lightning.objectives.augment import Augmented
+from gan_lightning.objectives.losses import GANLoss
+from gan_lightning.objectives.regularizers import NoRegularizer, Regularizer
+from gan_lightning.training.callbacks.ema import standing_statistics
+from gan_lightning.training.callbacks.speed import plain_backward
+from gan_lightning.training.divergence import check_finite
+from gan_lightning.training.schedule import run_finished
 
-log = logging.getLogger(__name__)
 
 # G_ema is in eval mode on purpose (it is never trained); Lightning warns about any eval-mode module.
 warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
@@ -49,27 +45,6 @@ def seed_rngs(seed: int, device: torch.device) -> None:
     if device.type != "cpu":
         torch.get_device_module(device.type).manual_seed(seed)
 
-
-BACKWARD_HOOKS = ("on_before_backward", "on_after_backward")
-
-
-def plain_backward(trainer: L.Trainer) -> bool:
-    """Whether Lightning's `manual_backward` would only call `loss.backward()` in this run: a strategy and a
-    precision plugin that leave the backward alone (one device, no fp16 loss scaler; DDP prepares its gradient
-    reduction there) and no callback or module hook on it. Lightning's path costs about 0.1 ms a call on a
-    CPU in hook dispatch (bench/RESULTS.md), a tax small nets feel."""
-    strategy, precision, module = trainer.strategy, trainer.precision_plugin, trainer.lightning_module
-    untouched = all(getattr(type(strategy), name) is getattr(Strategy, name)
-                    for name in ("backward", "pre_backward", "post_backward"))
-    unscaled = type(precision).pre_backward is Precision.pre_backward or (
-        type(precision).pre_backward is MixedPrecision.pre_backward and precision.scaler is None)
-    unscaled = unscaled and all(getattr(type(precision), name) is getattr(Precision, name)
-                                for name in ("backward", "post_backward"))
-    hooked = any(is_overridden(hook, callback, parent=L.Callback)
-                 for callback in trainer.callbacks for hook in BACKWARD_HOOKS)
-    hooked = hooked or any(is_overridden(hook, module, parent=L.LightningModule)
-                           for hook in (*BACKWARD_HOOKS, "backward"))
-    return untouched and unscaled and not hooked
 
 
 def check_generator_options(net: nn.Module, options: dict) -> None:
@@ -138,7 +113,7 @@ class GAN(L.LightningModule):
     @classmethod
     def load_from_checkpoint(cls, checkpoint_path, map_location="cpu", **kwargs) -> "GAN":
         """The module of a checkpoint, rebuilt from the config stored in it (no arguments needed)."""
-        from gan_lightning.checkpoint import load_module
+        from gan_lightning.training.checkpoint_io import load_module
 
         return load_module(checkpoint_path, map_location)
 
@@ -282,24 +257,7 @@ class GAN(L.LightningModule):
     def check_finite(self, weights: bool = False) -> bool:
         """Stop the run with one line naming the tensor, kimg and batch when a loss of the last batch (or, with
         `weights`, a parameter or buffer) is NaN/inf; or roll back (module.on_divergence). True if rolled back."""
-        losses, tensors = nonfinite(self.last_logs), nonfinite(module_tensors(self)) if weights else []
-        if not losses and not tensors:
-            return False
-        more = f" and {len(tensors) - 3} more tensors" if len(tensors) > 3 else ""
-        what = ", ".join([*losses, *tensors[:3]]) + more
-        where = f"{self.nimg / 1000:.3f} kimg (batch {self.batches})"
-        path = self.rollback_path
-        if self.on_divergence == "rollback" and self.rollbacks < self.max_rollbacks and path and path.is_file():
-            rollbacks = self.rollbacks + 1
-            checkpoint = rollback(self, path, self.rollback_lr_factor)
-            self.rollbacks, self.last_logs = rollbacks, {}
-            log.warning("%s became NaN/inf at %s; rolled back to %s (%.3f kimg) with learning rates x%g "
-                        "(rollback %d of %d)", what, where, path, checkpoint["clock"]["nimg"] / 1000,
-                        self.rollback_lr_factor ** rollbacks, rollbacks, self.max_rollbacks)
-            return True
-        tried = f" after {self.rollbacks} rollbacks" if self.rollbacks else ""
-        raise FloatingPointError(f"{what} became NaN/inf at {where}{tried}; the last checkpoint was not "
-                                 f"overwritten. {ADVICE}")
+        return check_finite(self, weights)
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         if self.finished():

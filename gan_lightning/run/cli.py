@@ -5,14 +5,18 @@ import difflib
 import inspect
 import os
 import re
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydra.utils import get_class
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from gan_lightning.errors import ConfigError, check_number
+
+if TYPE_CHECKING:
+    import torch
 
 # top-level scalars: key -> keyword arguments of errors.check_number (bounds, integer, null accepted)
 SCALARS = {
@@ -49,7 +53,7 @@ def unknown_key(args: list[str], check_run_dir: bool = False) -> str | None:
         return None
     from hydra.errors import ConfigCompositionException
 
-    from gan_lightning.config import compose
+    from gan_lightning.run.config import compose
 
     try:
         cfg = compose(args)
@@ -177,3 +181,29 @@ def _usable_accelerators() -> list[str]:
 
     return [name for name in AcceleratorRegistry.available_accelerators()
             if AcceleratorRegistry[name]["accelerator"].is_available()]
+
+
+
+def one_line_errors(fn: Callable[..., Any], *args: Any, also: tuple[type, ...] = ()) -> Any:
+    """Call fn(*args); a ConfigError (or one of `also`), even wrapped by instantiate(), exits with one line."""
+    try:
+        return fn(*args)
+    except Exception as error:  # instantiate() wraps errors of constructors: find ours in the chain
+        cause = error
+        while cause is not None and not isinstance(cause, (ConfigError, *also)):
+            cause = cause.__cause__
+        if cause is None:
+            raise
+        raise SystemExit(f"error: {cause}") from None
+
+
+def pick_device(name: str) -> torch.device:
+    """`auto` is cuda when available, else cpu."""
+    import torch  # here: train.py imports this module, and `--help` needs no torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"device={name!r} is not supported; accepted: auto, cpu, cuda, cuda:<index>") from None

@@ -1,13 +1,15 @@
-"""A checkpoint alone rebuilds its run: the resolved config travels inside it, under `config`.
+"""Checkpoint files: written atomically, read without running code, and rebuilt into a module from the config
+stored inside them.
 
 `load_module(path)` composes nothing and needs no command line: it instantiates G, D, G_ema, loss and
 regularizer from the stored config and loads their weights and the images-seen clock. Checkpoints are
 read with `torch.load(weights_only=True)`: a file that would need arbitrary code to load is refused.
+A stored config names classes by their module path; `TARGET_ALIASES` maps the paths of earlier layouts to
+today's, so a checkpoint written before a move still loads and resumes.
 """
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import re
 import zipfile
@@ -15,18 +17,38 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lightning.errors import ConfigError
 
-log = logging.getLogger(__name__)
+# module paths of the layout before issue 20 (main at 36cde73) -> today's; the longest prefix wins
+TARGET_ALIASES = {
+    "gan_lightning.callbacks.": "gan_lightning.training.callbacks.",
+    "gan_lightning.module.": "gan_lightning.training.module.",
+    "gan_lightning.schedule.": "gan_lightning.training.schedule.",
+    "gan_lightning.losses.": "gan_lightning.objectives.losses.",
+    "gan_lightning.regularizers.": "gan_lightning.objectives.regularizers.",
+    "gan_lightning.augment.": "gan_lightning.objectives.augment.",
+    "gan_lightning.loggers.": "gan_lightning.run.loggers.",
+}
 
 
-def resolved_config(cfg: DictConfig) -> dict[str, Any]:
-    """The run's config as plain data, every interpolation filled in, without Hydra's own node."""
-    # node by node: Hydra's own node (present in composed configs) has values that only exist in a job
-    return {key: OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
-            for key, value in cfg.items() if key != "hydra"}
+def current_target(target: str) -> str:
+    """`target` under today's module paths (a stored `_target_` of an earlier layout is mapped)."""
+    for old, new in TARGET_ALIASES.items():
+        if target.startswith(old):
+            return new + target[len(old):]
+    return target
+
+
+def _current_targets(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {key: current_target(value) if key == "_target_" and isinstance(value, str) else _current_targets(value)
+                for key, value in node.items()}
+    if isinstance(node, list):
+        return [_current_targets(value) for value in node]
+    return node
 
 
 def save_atomic(trainer, path: str | Path, key: str = "callbacks.checkpoint.dirpath") -> Path:
@@ -78,49 +100,13 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", 
     return checkpoint
 
 
-def newest_checkpoint(folder: str | Path) -> Path | None:
-    """The most recently written checkpoint of a run's `checkpoints/` folder that loads safely (last.ckpt or
-    a kimg snapshot; best.ckpt is an older state), or None; a damaged newer file is skipped with a warning."""
-    candidates = [p for p in Path(folder).glob("*.ckpt") if p.is_file() and p.name != "best.ckpt"]
-    for path in sorted(candidates, key=lambda p: (p.stat().st_mtime, p.name == "last.ckpt"), reverse=True):
-        try:
-            read_checkpoint(path)
-            return path
-        except ConfigError as error:
-            log.warning("skipping %s: %s", path, error)
-    return None
-
-
-def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path) -> str | None:
-    """`ckpt_path` as a file: `last` is the newest checkpoint of this launch's run folder (None when there is
-    none yet: a first launch starts the run, a requeued one resumes it); a run folder gives its newest."""
-    if ckpt_path is None:
-        return None
-    text = str(ckpt_path)
-    accepted = ("accepted: a checkpoint file such as outputs/runs/<run>/checkpoints/last.ckpt, a run folder, or "
-                "last (the newest checkpoint of hydra.run.dir)")
-    if text == "last":
-        found = newest_checkpoint(Path(output_dir) / "checkpoints")
-        return None if found is None else str(found)
-    path = Path(text).expanduser()
-    if not text.strip() or not path.exists():
-        raise ConfigError(f"ckpt_path={text!r} does not exist; {accepted}")
-    if path.is_dir():
-        folder = path / "checkpoints" if (path / "checkpoints").is_dir() else path
-        found = newest_checkpoint(folder)
-        if found is None:
-            raise ConfigError(f"ckpt_path={text!r} holds no checkpoint that loads; {accepted}")
-        return str(found)
-    return text
-
-
 def checkpoint_config(checkpoint: dict[str, Any], path: str | Path = "checkpoint") -> DictConfig:
     """The resolved config stored in a checkpoint."""
     config = checkpoint.get("config")
     if config is None:
         raise ConfigError(f"ckpt={str(path)!r} carries no config (written before configs were stored); "
                           "accepted: a checkpoint written by this version of train.py")
-    return OmegaConf.create(config)
+    return OmegaConf.create(_current_targets(config))
 
 
 def check_weights_fit(module: torch.nn.Module, checkpoint: dict[str, Any], path: str | Path,
@@ -148,13 +134,26 @@ def check_weights_fit(module: torch.nn.Module, checkpoint: dict[str, Any], path:
 
 def load_module(path: str | Path, map_location: str | torch.device = "cpu"):
     """The GAN module of a checkpoint (G, D, G_ema with their weights, the clock), in eval mode."""
-    from gan_lightning.build import build_module  # build imports this module
-
     checkpoint = read_checkpoint(path, map_location)
     cfg = checkpoint_config(checkpoint, path)
-    module = build_module(cfg)
+    module = instantiate_module(cfg)
     module.run_config = OmegaConf.to_container(cfg)
     check_weights_fit(module, checkpoint, path)
     module.load_state_dict(checkpoint["state_dict"])
     module.on_load_checkpoint(checkpoint)
     return module.eval()
+
+
+def instantiate_module(cfg: DictConfig, check_optimizer=lambda factory, key: factory) -> torch.nn.Module:
+    """The LightningModule of `cfg` with its nets, loss, regularizer and optimizer factories; `check_optimizer`
+    vets each optimizer factory (train.py checks the typed arguments; a stored config was checked already)."""
+    return instantiate(
+        cfg.module,
+        generator=instantiate(cfg.arch.generator),
+        discriminator=instantiate(cfg.arch.discriminator),
+        loss=instantiate(cfg.loss),
+        regularizer=instantiate(cfg.regularizer),
+        g_optimizer=check_optimizer(instantiate(cfg.optimizer.generator), "optimizer.generator"),
+        d_optimizer=check_optimizer(instantiate(cfg.optimizer.discriminator), "optimizer.discriminator"),
+        augment=instantiate(cfg.augment) if cfg.get("augment") else None,  # configs older than augment= have none
+    )

@@ -39,7 +39,7 @@ def module_tensors(module: nn.Module) -> dict[str, Tensor]:
 
 def rollback(module, path: Path, factor: float) -> dict:
     """Load weights, buffers, optimizer states and clock of `path` into the module; lr *= factor everywhere."""
-    from gan_lightning.checkpoint import read_checkpoint
+    from gan_lightning.training.checkpoint_io import read_checkpoint
 
     checkpoint = read_checkpoint(path, map_location=module.device)
     module.load_state_dict(checkpoint["state_dict"])
@@ -51,3 +51,25 @@ def rollback(module, path: Path, factor: float) -> dict:
             if "base_lr" in group:  # a progressive schedule's configured rate (callbacks/progressive.py)
                 group["base_lr"] *= factor
     return checkpoint
+
+
+def check_finite(module, weights: bool = False) -> bool:
+    """GAN.check_finite: stop with one line naming the tensors, or roll back; True if rolled back."""
+    losses, tensors = nonfinite(module.last_logs), nonfinite(module_tensors(module)) if weights else []
+    if not losses and not tensors:
+        return False
+    more = f" and {len(tensors) - 3} more tensors" if len(tensors) > 3 else ""
+    what = ", ".join([*losses, *tensors[:3]]) + more
+    where = f"{module.nimg / 1000:.3f} kimg (batch {module.batches})"
+    path = module.rollback_path
+    if module.on_divergence == "rollback" and module.rollbacks < module.max_rollbacks and path and path.is_file():
+        rollbacks = module.rollbacks + 1
+        checkpoint = rollback(module, path, module.rollback_lr_factor)
+        module.rollbacks, module.last_logs = rollbacks, {}
+        log.warning("%s became NaN/inf at %s; rolled back to %s (%.3f kimg) with learning rates x%g "
+                    "(rollback %d of %d)", what, where, path, checkpoint["clock"]["nimg"] / 1000,
+                    module.rollback_lr_factor ** rollbacks, rollbacks, module.max_rollbacks)
+        return True
+    tried = f" after {module.rollbacks} rollbacks" if module.rollbacks else ""
+    raise FloatingPointError(f"{what} became NaN/inf at {where}{tried}; the last checkpoint was not "
+                             f"overwritten. {ADVICE}")

@@ -7,6 +7,9 @@ from functools import partial
 
 import lightning as L
 import torch
+from lightning.pytorch.plugins.precision import MixedPrecision, Precision
+from lightning.pytorch.strategies import Strategy
+from lightning.pytorch.utilities.model_helpers import is_overridden
 
 from gan_lightning.errors import ConfigError
 
@@ -59,3 +62,25 @@ def fused(factory: partial) -> partial:
     if func in FUSED and "fused" not in keywords and "foreach" not in keywords:
         return partial(factory, fused=True)
     return factory
+
+
+BACKWARD_HOOKS = ("on_before_backward", "on_after_backward")
+
+
+def plain_backward(trainer: L.Trainer) -> bool:
+    """Whether Lightning's `manual_backward` would only call `loss.backward()` in this run: a strategy and a
+    precision plugin that leave the backward alone (one device, no fp16 loss scaler; DDP prepares its gradient
+    reduction there) and no callback or module hook on it. Lightning's path costs about 0.1 ms a call on a
+    CPU in hook dispatch (bench/RESULTS.md), a tax small nets feel."""
+    strategy, precision, module = trainer.strategy, trainer.precision_plugin, trainer.lightning_module
+    untouched = all(getattr(type(strategy), name) is getattr(Strategy, name)
+                    for name in ("backward", "pre_backward", "post_backward"))
+    unscaled = type(precision).pre_backward is Precision.pre_backward or (
+        type(precision).pre_backward is MixedPrecision.pre_backward and precision.scaler is None)
+    unscaled = unscaled and all(getattr(type(precision), name) is getattr(Precision, name)
+                                for name in ("backward", "post_backward"))
+    hooked = any(is_overridden(hook, callback, parent=L.Callback)
+                 for callback in trainer.callbacks for hook in BACKWARD_HOOKS)
+    hooked = hooked or any(is_overridden(hook, module, parent=L.LightningModule)
+                           for hook in (*BACKWARD_HOOKS, "backward"))
+    return untouched and unscaled and not hooked

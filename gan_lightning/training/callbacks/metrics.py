@@ -17,14 +17,14 @@ from typing import Any
 import lightning as L
 import torch
 
-from gan_lightning.checkpoint import save_atomic
-from gan_lightning.errors import ConfigError, check_choice, check_number
-from gan_lightning.loggers import log_scalars
+from gan_lightning.data.images import to_uint8
+from gan_lightning.errors import check_choice, check_number
 from gan_lightning.metrics.base import Metric
 from gan_lightning.metrics.features import FeatureNet
-from gan_lightning.data.images import to_uint8
 from gan_lightning.metrics.suite import MetricSuite
-from gan_lightning.schedule import crossed
+from gan_lightning.training.callbacks.log import log_scalars
+from gan_lightning.training.checkpoint_io import save_atomic
+from gan_lightning.training.schedule import crossed
 
 log = logging.getLogger(__name__)
 record = logging.getLogger("gan_lightning.record")  # train.log only: the console keeps to its four lines

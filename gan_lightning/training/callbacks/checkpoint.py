@@ -5,10 +5,15 @@ import lightning as L
 from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from gan_lightning.checkpoint import save_atomic
 from gan_lightning.errors import check_number
-from gan_lightning.preemption import SIGNALS, Preempted, SignalFlag, requeue_slurm_job
-from gan_lightning.schedule import crossed
+from gan_lightning.training.checkpoint_io import save_atomic
+from gan_lightning.training.preemption import (
+    SIGNALS,
+    Preempted,
+    SignalFlag,
+    requeue_slurm_job,
+)
+from gan_lightning.training.schedule import crossed
 
 
 class KimgCheckpoint(Checkpoint):

@@ -3,7 +3,7 @@
 A handler only records the signal; the checkpoint callback acts on it at the end of the current batch, when
 the module's state is whole (Lightning's own SLURM handler saves from inside the handler, mid-step). Under
 SLURM, SIGUSR1 also requeues the job (as Lightning's auto-requeue does), and the requeued job resumes by
-itself with `ckpt_path=last` (gan_lightning/build.py picks the newest checkpoint of its run folder).
+itself with `ckpt_path=last` (gan_lightning/run/build.py picks the newest checkpoint of its run folder).
 """
 from __future__ import annotations
 

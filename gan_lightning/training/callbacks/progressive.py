@@ -9,8 +9,8 @@ import lightning as L
 from torch import Tensor
 
 from gan_lightning.errors import ConfigError
-from gan_lightning.layers import fade_resolution
-from gan_lightning.schedule import ProgressiveSchedule, Stage
+from gan_lightning.nets.eqlr import fade_resolution
+from gan_lightning.training.schedule import ProgressiveSchedule, Stage
 
 
 def check_hooks(trainer: L.Trainer, key: str) -> L.LightningDataModule:

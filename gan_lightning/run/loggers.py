@@ -1,44 +1,15 @@
-"""Logging on one x-axis, images seen (`nimg`), to every logger; loggers that continue a resumed run.
+"""Loggers that continue a resumed run: the CSV file is appended to, wandb resumes the same run id.
 
-`log_scalars` and `log_image` are what the module's callbacks (losses, previews, metrics, schedules) call:
-scalars and images share the step `nimg`, an integer, so TensorBoard and wandb curves line up (kimg is
-`step / 1000`; CSV rows also carry `progress/kimg`). Values are read from the device here, so callers
-call these at their logging interval, never on every batch.
+What is logged, at the images-seen step, is training/callbacks/log.py (`log_scalars`, `log_image`).
 """
 from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Mapping
 from typing import Any
 
-import lightning as L
-import numpy as np
-import torch
 from lightning.pytorch import loggers
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
-from PIL import Image
-
-
-def log_scalars(trainer: L.Trainer, scalars: Mapping[str, float | torch.Tensor], nimg: int) -> dict[str, float]:
-    """Send scalars to every logger at step `nimg`; they also become `trainer.callback_metrics` (sweeps)."""
-    values = {key: float(value) for key, value in scalars.items()}  # the host sync, once per interval
-    trainer.callback_metrics.update({key: torch.tensor(value) for key, value in values.items()})
-    if trainer.is_global_zero:
-        for logger in trainer.loggers:
-            logger.log_metrics(values, step=nimg)
-    return values
-
-
-def log_image(trainer: L.Trainer, key: str, image: Image.Image, nimg: int) -> None:
-    """Send a PIL image to every logger that takes images (TensorBoard, wandb) at step `nimg`."""
-    if not trainer.is_global_zero:
-        return
-    for logger in trainer.loggers:
-        if hasattr(logger, "log_image"):  # WandbLogger
-            logger.log_image(key=key, images=[image], step=nimg)
-        elif hasattr(getattr(logger, "experiment", None), "add_image"):  # TensorBoard SummaryWriter
-            logger.experiment.add_image(key, np.asarray(image.convert("RGB")), nimg, dataformats="HWC")
 
 
 class _AppendingWriter(ExperimentWriter):

@@ -1,0 +1,152 @@
+"""Residual nets (SNGAN, SAGAN, SELF-MOD, BigGAN): init, conditional BN, residual blocks, self-attention,
+truncation."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gan_lightning.errors import ConfigError, check_choice
+from gan_lightning.nets.checks import d_norm
+
+
+def init_residual_(net: nn.Module, kind: str = "xavier") -> nn.Module:
+    """Initialise conv, linear and embedding weights: 'xavier' (SNGAN's Glorot uniform) or 'orthogonal' (BigGAN)."""
+    check_choice("arch.init", kind, ("xavier", "orthogonal"))
+    for layer in net.modules():
+        if isinstance(layer, (nn.Conv2d, nn.Linear, nn.Embedding)) and not getattr(layer, "keep_init", False):
+            (nn.init.xavier_uniform_ if kind == "xavier" else nn.init.orthogonal_)(layer.weight)
+            if getattr(layer, "bias", None) is not None:
+                nn.init.zeros_(layer.bias)
+    return net
+
+
+class Modulation(nn.Module):
+    """Per-sample BN scale and shift: embeddings of class ids, or a linear map or 2-layer MLP of a vector y.
+
+    Returns (gamma, beta), each [N, channels]; the BN applies x_hat * (1 + gamma) + beta.
+    """
+
+    def __init__(self, channels: int, num_classes: int = 0, y_dim: int = 0, hidden: int = 0) -> None:
+        super().__init__()
+
+        def head() -> nn.Module:
+            if num_classes:  # conditional BN of SNGAN/SAGAN: a gamma and a beta per class, starting at identity
+                embedding = nn.Embedding(num_classes, channels)
+                nn.init.zeros_(embedding.weight)
+                embedding.keep_init = True
+                return embedding
+            if hidden:  # SELF-MOD: W2 relu(W1 y + b1) + b2
+                return nn.Sequential(nn.Linear(y_dim, hidden), nn.ReLU(), nn.Linear(hidden, channels))
+            return nn.Linear(y_dim, channels, bias=False)  # BigGAN: a linear map of [shared embedding, z chunk]
+
+        self.gamma, self.beta = head(), head()
+
+    def forward(self, y: Tensor) -> tuple[Tensor, Tensor]:
+        return self.gamma(y), self.beta(y)
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """BatchNorm whose scale and shift depend on each sample, x_hat * (1 + gamma(y)) + beta(y) (de Vries et al.
+    2017); without a modulation, plain BatchNorm2d with learned per-channel affine (y ignored)."""
+
+    def __init__(self, channels: int, modulation: Modulation | None = None) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=modulation is None)
+        self.modulation = modulation
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        x = self.bn(x)
+        if self.modulation is None:
+            return x
+        gamma, beta = self.modulation(y)  # [N, C] each
+        return x * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
+
+
+class GBlock(nn.Module):
+    """Residual up-block of SNGAN/BigGAN G: BN-ReLU-up-conv3x3-BN-ReLU-conv3x3 + up-conv1x1 shortcut.
+
+    `norm(channels)` builds the (conditional) BNs; the output is shortcut + residual_scale * residual.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, norm, residual_scale: float = 1.0) -> None:
+        super().__init__()
+        self.norm1, self.norm2 = norm(in_channels), norm(out_channels)
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, 1, 1)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1)
+        self.shortcut = nn.Conv2d(in_channels, out_channels, 1)  # learnable: the block always upsamples
+        self.residual_scale = residual_scale
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        h = F.interpolate(F.relu(self.norm1(x, y)), scale_factor=2.0, mode="nearest")
+        h = self.conv2(F.relu(self.norm2(self.conv1(h), y)))
+        return self.shortcut(F.interpolate(x, scale_factor=2.0, mode="nearest")) + self.residual_scale * h
+
+
+class DBlock(nn.Module):
+    """Residual block of SNGAN D: ReLU-conv3x3-ReLU-conv3x3(-avgpool) + conv1x1(-avgpool) shortcut.
+
+    The first block (SNGAN's OptimizedBlock) sees the image: no leading ReLU, and its shortcut pools first.
+    `normalization` batch/layer goes before each ReLU; spectral norm is applied to the whole net later.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, down: bool, first: bool = False,
+                 normalization: str = "none", residual_scale: float = 1.0) -> None:
+        super().__init__()
+        self.down, self.first, self.residual_scale = down, first, residual_scale
+        self.norm1 = nn.Identity() if first else d_norm(normalization, in_channels)
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, 1, 1)
+        self.norm2 = d_norm(normalization, out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1)
+        learnable = first or down or in_channels != out_channels
+        self.shortcut = nn.Conv2d(in_channels, out_channels, 1) if learnable else None
+
+    def pool(self, x: Tensor) -> Tensor:
+        return F.avg_pool2d(x, 2) if self.down else x
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = x if self.first else F.relu(self.norm1(x))
+        h = self.pool(self.conv2(F.relu(self.norm2(self.conv1(h)))))
+        if self.shortcut is None:
+            s = x
+        elif self.first:
+            s = self.shortcut(self.pool(x))
+        else:
+            s = self.pool(self.shortcut(x))
+        return s + self.residual_scale * h
+
+
+class SelfAttention(nn.Module):
+    """SAGAN self-attention (Zhang et al. 2019, sec. 4): y_j = x_j + gate * v(sum_i beta_ji h(x_i)),
+    beta_ji = softmax over i of f(x_i) . g(x_j).
+
+    f, g, h are 1x1 convs to C/8 channels (the paper's memory saving), v a 1x1 conv back to C; the learned
+    scalar gate starts at 0, so the block is the identity at initialisation.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        inner = max(channels // 8, 1)
+        self.key = nn.Conv2d(channels, inner, 1, bias=False)  # f, at the attended positions i
+        self.query = nn.Conv2d(channels, inner, 1, bias=False)  # g, at the output position j
+        self.value = nn.Conv2d(channels, inner, 1, bias=False)  # h
+        self.out = nn.Conv2d(inner, channels, 1, bias=False)  # v
+        self.gate = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, c, h, w = x.shape
+        q, k, v = (layer(x).flatten(2) for layer in (self.query, self.key, self.value))  # [N, C/8, HW]
+        attention = torch.softmax(q.transpose(1, 2) @ k, dim=-1)  # beta [N, HW_j, HW_i], softmax over i
+        o = (v @ attention.transpose(1, 2)).view(n, -1, h, w)  # o_j = sum_i beta_ji h(x_i)
+        return x + self.gate * self.out(o)
+
+
+def truncate_z(z: Tensor, threshold: float) -> Tensor:
+    """BigGAN's truncation trick without a random resample: N(0, 1) values mapped to N(0, 1) truncated to
+    [-threshold, threshold] through the normal CDF (the same distribution as resampling out-of-range values)."""
+    if threshold <= 0:
+        raise ConfigError(f"truncation={threshold!r} is not supported; accepted: a threshold > 0 (e.g. 0.5 to 2)")
+    low = torch.special.ndtr(torch.tensor(-float(threshold), dtype=torch.float64)).item()
+    u = torch.special.ndtr(z.double())
+    return torch.special.ndtri(low + u * (1 - 2 * low)).to(z.dtype)
