@@ -89,15 +89,15 @@ def test_bad_resolution():
         r3gan.Discriminator(24, 3, **NARROW)
 
 
-def test_conditional_rpgan_r1_run_trains(tiny_cfg):
+def test_conditional_rpgan_r1_r2_run_trains(tiny_cfg):
     from gan_lightning.run.build import build
 
-    cfg = tiny_cfg("r3gan", "dataset.conditional=true", "dataset.resolution=16", "loss=rpgan", "regularizer=r1",
+    cfg = tiny_cfg("r3gan", "dataset.conditional=true", "dataset.resolution=16", "loss=rpgan", "regularizer=[r1,r2]",
                    "total_kimg=0.016", "metrics=none")
     datamodule, module, trainer = build(cfg)
     before = [p.detach().clone() for p in module.generator.parameters()]
     trainer.fit(module, datamodule=datamodule)
     assert module.batches == 2 and module.generator.c_dim == 10
-    assert {"loss/d", "loss/g", "reg/r1"} <= set(module.last_logs)
+    assert {"loss/d", "loss/g", "reg/r1", "reg/r2"} <= set(module.last_logs)
     assert all(torch.isfinite(v).all() for v in module.last_logs.values())
     assert any(not torch.equal(a, b) for a, b in zip(before, module.generator.parameters()))
