@@ -45,6 +45,14 @@ def load_file(path: Path, name: str, stubs: dict[str, dict] | None = None) -> ty
     return module
 
 
+def import_from(root: Path, module: str) -> types.ModuleType:
+    """Import `module` (dotted, relative imports allowed) from the checkout at `root`."""
+    if not (root / (module.replace(".", "/") + ".py")).is_file():
+        sys.exit(f"{module} not found under {root}: pass --ref the root of a checkout of the reference repository")
+    sys.path.insert(0, str(root))
+    return importlib.import_module(module)
+
+
 def seed(value: int = 0) -> None:
     random.seed(value)
     np.random.seed(value)
