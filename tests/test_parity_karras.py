@@ -82,3 +82,19 @@ def test_pggan_discriminator_matches_pytorch_gan_zoo(alpha):
     logits, grad = input_grad(D, x["x"])
     assert_match(logits, ref[f"logits@{alpha}"])
     assert_match(grad, ref[f"grad@{alpha}"])
+
+
+@pytest.mark.parametrize("padding", ["input", "conv"])
+def test_singan_one_scale_matches_tamarott(padding):
+    """Each scale's G step and D score; in training mode (the reference's BatchNorm on one image)."""
+    G, x, ref = load(f"singan_g_{padding}")
+    D, _, ref_d = load(f"singan_d_{padding}")
+    G.train(), D.train()
+    for k in range(G.num_scales):
+        with torch.no_grad():
+            assert_match(G.step(k, x[f"prev{k}"], x[f"noise{k}"]), ref[f"fake{k}"])
+            assert_match(D.nets[k](x[f"x{k}"]), ref_d[f"map{k}"])
+        D.scale = k
+        logits, grad = input_grad(D, x[f"x{k}"])
+        assert_match(logits, ref_d[f"logit{k}"])
+        assert_match(grad, ref_d[f"grad{k}"], atol=1e-7)  # the mean over the map makes this gradient small
