@@ -98,3 +98,15 @@ def test_singan_one_scale_matches_tamarott(padding):
         logits, grad = input_grad(D, x[f"x{k}"])
         assert_match(logits, ref_d[f"logit{k}"])
         assert_match(grad, ref_d[f"grad{k}"], atol=1e-7)  # the mean over the map makes this gradient small
+
+
+def test_began_matches_carpedm20_pytorch():
+    G, x, ref = load("began_g")
+    with torch.no_grad():
+        assert_match(G(x["z"]), ref["image"])
+    D, x, ref = load("began_d")
+    with torch.no_grad():
+        assert_match(D.reconstruct(x["x"]), ref["reconstruction"])
+    error, grad = input_grad(D, x["x"])
+    assert_match(error, ref["error"])
+    assert_match(grad, ref["grad"], atol=1e-7)  # a mean over 3072 pixels: gradients of order 1 / 3072
