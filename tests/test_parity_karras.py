@@ -18,6 +18,8 @@ import pytest
 import torch
 from torch.testing import assert_close
 
+from gan_lightning.nets import selfmod
+from gan_lightning.nets.blocks import ConditionalBatchNorm2d
 from gan_lightning.nets.stylegan import mix_styles
 
 FIXTURES = Path(__file__).parent / "fixtures" / "parity"
@@ -110,3 +112,44 @@ def test_began_matches_carpedm20_pytorch():
     error, grad = input_grad(D, x["x"])
     assert_match(error, ref["error"])
     assert_match(grad, ref["grad"], atol=1e-7)  # a mean over 3072 pixels: gradients of order 1 / 3072
+
+
+def paper_modulated_bn(x: torch.Tensor, y: torch.Tensor, norm: torch.nn.Module) -> torch.Tensor:
+    """SELF-MOD eq. (2)-(3) by hand: BN(x) (batch statistics) * gamma(y) + beta(y), each of gamma, beta a 2-layer
+    MLP W2 relu(W1 y + b1) + b2, gamma's output offset by 1 (compare_gan starts gamma's bias at 1)."""
+    mean = x.mean(dim=(0, 2, 3), keepdim=True)
+    var = ((x - mean) ** 2).mean(dim=(0, 2, 3), keepdim=True)
+    x_hat = (x - mean) / torch.sqrt(var + norm.bn.eps)
+
+    def mlp(seq: torch.nn.Sequential) -> torch.Tensor:
+        (w1, b1), (w2, b2) = (seq[0].weight, seq[0].bias), (seq[2].weight, seq[2].bias)
+        return torch.clamp(y @ w1.T + b1, min=0) @ w2.T + b2  # [N, C]
+
+    gamma, beta = 1 + mlp(norm.modulation.gamma), mlp(norm.modulation.beta)
+    return x_hat * gamma[:, :, None, None] + beta[:, :, None, None]
+
+
+@pytest.mark.parametrize("c_dim", [0, 5])
+def test_selfmod_matches_the_paper_equations(c_dim):
+    """Every BN of G, the output BN included, is modulated by z (unconditional) or z' = z + E(c) + E'(c) * z."""
+    torch.manual_seed(0)
+    G = selfmod.Generator(8, 16, 3, c_dim=c_dim, channels=4, max_channels=8, hidden=6).train()
+    with torch.no_grad():
+        for p in G.parameters():
+            p.copy_(torch.randn_like(p) * 0.5)  # no zero-initialised embedding or bias hides a term
+    norms = [m for m in G.modules() if isinstance(m, ConditionalBatchNorm2d)]
+    assert len(norms) == 2 * G.num_blocks + 1
+    seen = []
+    for norm in norms:
+        norm.register_forward_hook(lambda m, args, out: seen.append((m, *args, out)))
+    z = torch.randn(6, 8)
+    c = torch.arange(6) % 5 if c_dim else None
+    G(z, c)
+    if c_dim:  # z' by hand, from the embedding tables E and E'
+        z_prime = z + G.embed_shift.weight[c] + G.embed_scale.weight[c] * z
+    else:
+        z_prime = z
+    assert len(seen) == len(norms)
+    for norm, x, y, out in seen:
+        assert_close(y, z_prime, atol=0, rtol=0)
+        assert_match(out, paper_modulated_bn(x, z_prime, norm))
