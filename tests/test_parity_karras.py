@@ -18,7 +18,8 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from gan_lightning.nets import selfmod
+from gan_lightning.errors import ConfigError
+from gan_lightning.nets import selfmod, singan
 from gan_lightning.nets.blocks import ConditionalBatchNorm2d
 from gan_lightning.nets.stylegan import mix_styles
 
@@ -153,3 +154,8 @@ def test_selfmod_matches_the_paper_equations(c_dim):
     for norm, x, y, out in seen:
         assert_close(y, z_prime, atol=0, rtol=0)
         assert_match(out, paper_modulated_bn(x, z_prime, norm))
+
+
+def test_singan_padding_is_conv_or_input():
+    with pytest.raises(ConfigError, match=r"^arch.generator.padding='same' is not supported; accepted: conv, input$"):
+        singan.Generator([33, 44], padding="same")
