@@ -58,6 +58,8 @@ CASES = [
     (("stylegan", "dataset.resolution=16"), ["arch.generator.w_dim=0"], "arch.generator.w_dim=0 is not supported"),
     (("stylegan", "dataset.resolution=16"), ["arch.generator.mapping_lr_multiplier=0"], "arch.generator.mapping_lr_multiplier=0 is not supported; accepted: a number > 0"),
     (("pggan", "dataset.resolution=8"), ["arch.discriminator.mbstd_group_size=0"], "arch.discriminator.mbstd_group_size=0 is not supported"),
+    (("began", "dataset.resolution=8"), ["arch.discriminator.encoder_widen=last"], "arch.discriminator.encoder_widen='last' is not supported; accepted: subsample, first"),
+    (("began", "dataset.resolution=8"), ["arch.discriminator.encoder_convs=1"], "arch.discriminator.encoder_convs=1 is not supported; accepted: an integer >= 2"),
     (TOY, ["arch.discriminator.dropout=abc"], "arch.discriminator.dropout='abc' is not supported"),
     # paths: missing, empty, a wrong file, a folder without checkpoints
     (TOY, ["ckpt_path={missing}"], "does not exist; accepted: a checkpoint file"),
