@@ -1,4 +1,6 @@
-"""Evaluate a checkpoint: `python -m gan_lightning.evaluate ckpt=<path> metrics=[fid,kid,swd,pr,msssim] n_samples=10000`.
+"""Evaluate a checkpoint: `python -m gan_lightning.evaluate ckpt=<path> metrics=[fid,kid,swd,pr,msssim] n_samples=10000`,
+or two sets of images: `python -m gan_lightning.evaluate fakes=DIR|NPZ reals=DIR|NPZ metrics=[fid,kid,pr]`
+(`reals=DIR save_stats=stats.npz` writes pytorch-fid's mu/sigma, which `reals=` then accepts).
 
 G_ema (or G) and the dataset are rebuilt from the config stored in the checkpoint; the metrics of the
 `metrics=` group run on CPU or GPU with a progress bar; a table is printed and a JSON file written with
@@ -16,6 +18,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lightning.errors import ConfigError
+from gan_lightning.metrics import folders
 from gan_lightning.metrics.suite import MetricSuite
 from gan_lightning.run.cli import one_line_errors, pick_device
 from gan_lightning.training.callbacks.metrics import (
@@ -35,7 +38,13 @@ def run_datamodule(module: Any, data_root: str | None) -> Any:
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
-    """Run the configured metrics on a checkpoint; returns the JSON record (also written to disk)."""
+    """Run the configured metrics on a checkpoint (or on two sets of images); returns the JSON record (also
+    written to disk)."""
+    if cfg.get("reals") is not None:
+        return compare(cfg)
+    if cfg.ckpt is None:
+        raise ConfigError("ckpt= is missing; accepted: ckpt=outputs/runs/<run>/checkpoints/last.ckpt, or "
+                          "fakes=<folder> reals=<folder> to compare two sets of images")
     if not cfg.metrics.list:
         raise ConfigError("metrics=none lists no metric; accepted: metrics=[fid,kid,swd,pr,msssim] or a subset")
     device = pick_device(cfg.device)
@@ -56,6 +65,47 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2, default=str) + "\n")
     print(table(values, suite, record))
+    print(f"written: {out}")
+    return record
+
+
+def compare(cfg: DictConfig) -> dict[str, Any]:
+    """`fakes` against `reals` (images, or pytorch-fid statistics for FID), or `save_stats` of `reals`."""
+    device = pick_device(cfg.device)
+    features = instantiate(cfg.metrics.features)
+    if cfg.save_stats is not None:
+        net = features.get("inception") or next(iter(features.values()), None)
+        if net is None:
+            raise ConfigError("save_stats needs a feature network; accepted: metrics=fid (the FID Inception)")
+        reals = folders.read_images(cfg.reals, "reals", cfg.resolution)
+        out = folders.save_stats(cfg.save_stats, folders.features_of(reals, net, cfg.batch_size, device))
+        print(f"written: {out} (mu, sigma of {len(reals)} images of {cfg.reals}, {net.name})")
+        return {"stats": str(out), "n_real": len(reals), "network": net.name}
+    if cfg.get("fakes") is None:
+        raise ConfigError("reals= needs fakes= (two sets to compare) or save_stats= (to write its statistics)")
+    fakes = folders.read_images(cfg.fakes, "fakes", cfg.resolution)
+    if folders.is_stats(cfg.reals):
+        names = set(cfg.metrics.list)
+        if names != {"fid"}:
+            raise ConfigError(f"reals={cfg.reals!r} holds statistics, which give FID only; got metrics "
+                              f"{sorted(names)}; accepted: metrics=fid, or reals=<images> for the others")
+        net = features[cfg.metrics.list.fid.feature]
+        value = folders.fid_against_stats(folders.features_of(fakes, net, cfg.batch_size, device),
+                                          *folders.read_stats(cfg.reals))
+        values, provenance = {"fid": value}, {"reference": {"name": cfg.reals, "split": "statistics"},
+                                              "n_fake": len(fakes), "networks": {}}
+    else:
+        reals = folders.read_images(cfg.reals, "reals", cfg.resolution or fakes.shape[-1])
+        suite = MetricSuite(instantiate(cfg.metrics.list), features, len(fakes), len(reals), cfg.batch_size,
+                            cfg.seed, cfg.metrics.cache_dir, cache=False)
+        values, provenance = suite.evaluate(lambda start, size: fakes[start : start + size], reals,
+                                            folders.describe(cfg.reals, reals), device, progress=cfg.progress)
+    record = {"fakes": str(cfg.fakes), "reals": str(cfg.reals), "values": values, "provenance": provenance}
+    out = Path(cfg.out) if cfg.out else Path(str(cfg.fakes).rstrip("/")).with_suffix(".metrics.json")
+    out.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    width = max(map(len, values), default=6) + 2
+    print("\n".join([f"{cfg.fakes} ({len(fakes)} images) vs {cfg.reals}"] +
+                    [f"  {key:<{width}}{value:.6g}" for key, value in values.items()]))
     print(f"written: {out}")
     return record
 
