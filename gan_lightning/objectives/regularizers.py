@@ -26,8 +26,7 @@ class Regularizer(nn.Module):
     double_backward = False  # True for penalties on D's input gradient (torch.compile cannot run them)
 
     @property
-    def key(self) -> str:
-        """The config key of this penalty: `regularizer.<key>.weight` (conf/regularizer/<key>.yaml)."""
+    def key(self) -> str:  # the config key: regularizer.<key>.weight (conf/regularizer/<key>.yaml)
         return getattr(type(self), "config_key", None) or self.name
 
     def __init__(self, weight: float = 1.0, interval: int = 1) -> None:
@@ -81,7 +80,6 @@ class Regularizer(nn.Module):
 
 class NoRegularizer(Regularizer):
     """No penalty: never due."""
-
     name = "none"
 
     def __init__(self) -> None:
