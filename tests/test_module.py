@@ -49,10 +49,10 @@ def test_relativistic_loss_and_lazy_regularizer_train(tiny_cfg):
 
 def test_wgangp_preset_sets_penalty_n_critic_and_adam_betas(tiny_cfg):
     cfg = tiny_cfg("mlp", "dataset=ring", "loss=wgangp")
-    assert cfg.n_critic == 5 and cfg.regularizer._target_.endswith("GradientPenalty")
+    assert cfg.n_critic == 5 and cfg.regularizer.gp._target_.endswith("GradientPenalty")
     assert list(cfg.optimizer.generator.betas) == [0.0, 0.9] and cfg.optimizer.discriminator.lr == 1e-4
     overridden = tiny_cfg("mlp", "dataset=ring", "loss=wgangp", "regularizer=r1", "n_critic=2")
-    assert overridden.n_critic == 2 and overridden.regularizer._target_.endswith("R1")
+    assert overridden.n_critic == 2 and overridden.regularizer.r1._target_.endswith("R1") and "gp" not in overridden.regularizer
 
 
 def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
@@ -175,8 +175,8 @@ def test_lazy_penalty_is_its_own_d_step_every_interval_batches(tiny_cfg, monkeyp
     monkeypatch.setattr(module, "manual_backward",
                         lambda loss: (backward.append((module.batches, loss.detach())),
                                       L.LightningModule.manual_backward(module, loss)))
-    reg_forward = module.regularizer.forward
-    monkeypatch.setattr(module.regularizer, "forward",
+    reg_forward = module.regularizer.items["r1"].forward
+    monkeypatch.setattr(module.regularizer.items["r1"], "forward",
                         lambda *args: penalties.append((module.batches, reg := reg_forward(*args))) or reg)
     trainer.fit(module, datamodule=datamodule)
     assert [b for b, _ in penalties] == [0, 3, 6]
@@ -237,9 +237,9 @@ def test_previews_use_fewer_standing_batches_and_metrics_recompute_with_all(tiny
 
 
 def test_wasserstein_loss_brings_weight_clipping_unless_a_regularizer_is_chosen(tiny_cfg):
-    assert tiny_cfg("mlp", "dataset=ring", "loss=wgan").regularizer._target_.endswith("WeightClipping")
-    assert tiny_cfg("mlp", "dataset=ring", "loss=wgan", "regularizer=gp").regularizer._target_.endswith("GradientPenalty")
-    assert tiny_cfg("mlp", "dataset=ring", "loss=wgan", "regularizer=none").regularizer._target_.endswith("NoRegularizer")
+    assert tiny_cfg("mlp", "dataset=ring", "loss=wgan").regularizer.clip._target_.endswith("WeightClipping")
+    assert set(tiny_cfg("mlp", "dataset=ring", "loss=wgan", "regularizer=gp").regularizer) == {"gp"}
+    assert tiny_cfg("mlp", "dataset=ring", "loss=wgan", "regularizer=none").regularizer == {}
 
 
 def test_wgangp_with_the_batch_norm_dcgan_critic_switches_to_layer_norm(tiny_cfg):
