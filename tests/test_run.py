@@ -196,6 +196,6 @@ def test_bad_command_lines_end_with_one_line_naming_the_key(override, message, t
 def test_help_lists_groups_options_and_keys(tmp_path):
     result = train(["--help"], tmp_path)
     assert result.returncode == 0
-    for part in ("arch: began, biggan, dcgan, mlp, pggan, resnet", "loss: began, hinge", "total_kimg", "ckpt_path", "callbacks.preview.every_kimg"):
+    for part in ("arch: began, biggan, dcgan, mlp, pggan, r3gan, resnet", "loss: began, hinge", "total_kimg", "ckpt_path", "callbacks.preview.every_kimg"):
         assert part in result.stdout, part
     assert "powered by Hydra" not in result.stdout
