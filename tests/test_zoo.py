@@ -201,10 +201,10 @@ def test_generators_take_a_truncation(family):
 def test_biggan_32_discriminator_is_4ch_wide_as_biggan_pytorch(tmp_path):
     # BigGAN-PyTorch BigGAN.py D_arch[32] at D_ch 64: in [3, 256, 256, 256], out [256] * 4, downsample
     # [T, T, F, F]. Parameters by hand without attention, 10 classes:
-    #   block 1: conv3x3 3->256 (6,912 + 256), conv3x3 256->256 (589,824 + 256), shortcut 3->256 (768 + 256)  =   598,272
-    #   block 2: 2 conv3x3 256->256 (2 * 590,080), shortcut 1x1 256->256 (65,792)                          = 1,245,952
-    #   blocks 3, 4: 2 conv3x3 256->256 each, identity shortcut                                             = 2,360,320
-    #   linear 256->1 (257), projection embedding 10 x 256 (2,560)                                          =     2,817
+    #   block 1: conv3x3 3->256 (6,912 + 256), conv3x3 256->256 (589,824 + 256), 1x1 (768 + 256) =   598,272
+    #   block 2: 2 conv3x3 256->256 (2 * 590,080), shortcut 1x1 256->256 (65,792)                = 1,245,952
+    #   blocks 3, 4: 2 conv3x3 256->256 each, identity shortcut                                  = 2,360,320
+    #   linear 256->1 (257), projection embedding 10 x 256 (2,560)                               =     2,817
     from hydra.utils import instantiate
 
     from gan_lightning.run.config import compose
