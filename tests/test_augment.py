@@ -5,7 +5,13 @@ from torch import nn
 from torch.testing import assert_close
 
 from gan_lightning.errors import ConfigError
-from gan_lightning.objectives.augment import Augmented, DiffAugment, cutout, translation
+from gan_lightning.objectives.augment import (
+    Augmented,
+    DiffAugment,
+    color,
+    cutout,
+    translation,
+)
 
 
 @pytest.mark.parametrize("policy", ["translation", "cutout", "color", "translation,cutout,color"])
@@ -15,6 +21,24 @@ def test_every_policy_keeps_the_shape_and_passes_gradients(policy):
     assert y.shape == x.shape and y.dtype == x.dtype
     (grad,) = torch.autograd.grad(y.square().sum(), x)
     assert torch.isfinite(grad).all() and grad.abs().sum() > 0
+
+
+def test_default_order_is_the_official_color_translation_cutout(tmp_path):
+    # mit-han-lab/data-efficient-gans DiffAugment_pytorch.py applies the policy 'color,translation,cutout'
+    # in its order: colour first, so the zeros that translation shifts in and the cutout hole stay 0
+    from hydra.utils import instantiate
+
+    from tests.conftest import compose
+
+    x = torch.rand(16, 3, 8, 8) + 1.0  # no zero anywhere
+    configured = instantiate(compose(["augment=diffaugment"], tmp_path).augment)
+    for augment in (DiffAugment(), configured):
+        assert augment.policy == ["color", "translation", "cutout"]
+        torch.manual_seed(0)
+        out = augment(x)
+        torch.manual_seed(0)
+        assert_close(out, cutout(translation(color(x), 0.125), 0.5), rtol=0, atol=0)
+        assert ((out == 0).flatten(1).sum(1) >= 3 * 4).all()  # at least a 2x2 corner of the hole, in every channel
 
 
 def test_probability_zero_is_the_identity():

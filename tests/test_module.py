@@ -1,4 +1,5 @@
 """The training step: n_critic cadence, the clock, EMA, and a resumed run equal to an uninterrupted one."""
+import copy
 import math
 
 import pytest
@@ -55,6 +56,30 @@ def test_wgangp_preset_sets_penalty_n_critic_and_adam_betas(tiny_cfg):
     assert overridden.n_critic == 2 and overridden.regularizer.r1._target_.endswith("R1") and "gp" not in overridden.regularizer
 
 
+def test_wgan_preset_is_algorithm_1_rmsprop_n_critic_5_and_clipping(tiny_cfg):
+    # Arjovsky et al. 2017, Algorithm 1: alpha = 5e-5 (RMSProp), c = 0.01, n_critic = 5
+    cfg = tiny_cfg("mlp", "dataset=ring", "loss=wgan", "total_g_steps=2", "total_kimg=null")
+    assert cfg.n_critic == 5 and cfg.regularizer.clip._target_.endswith("WeightClipping") and cfg.regularizer.clip.clip == 0.01
+    module, trainer = fit(cfg)
+    for optimizer in trainer.optimizers:
+        assert type(optimizer) is torch.optim.RMSprop and optimizer.defaults["lr"] == 5e-5
+        assert optimizer.defaults["alpha"] == 0.99 and optimizer.defaults["momentum"] == 0  # torch's defaults
+    assert module.batches == 10
+    assert max(p.abs().max().item() for p in module.discriminator.parameters()) <= 0.01
+    chosen = tiny_cfg("mlp", "dataset=ring", "loss=wgan", "optimizer=ttur", "n_critic=2")
+    assert chosen.n_critic == 2 and chosen.optimizer.discriminator._target_ == "torch.optim.Adam"
+
+
+def test_presets_built_on_the_wasserstein_loss_keep_their_own_optimizer_and_n_critic(tmp_path):
+    from tests.conftest import compose
+
+    singan = compose(["experiment=singan"], tmp_path)
+    assert singan.optimizer.generator._target_ == "torch.optim.Adam" and singan.n_critic == 1
+    assert list(singan.optimizer.generator.betas) == [0.5, 0.999] and singan.optimizer.generator.lr == 5e-4
+    landscape = compose(["experiment=landscape_toy", "loss=wgan"], tmp_path)  # as measured in bench/RESULTS.md
+    assert landscape.optimizer.discriminator._target_ == "torch.optim.Adam" and landscape.n_critic == 1
+
+
 def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
     from tests.conftest import compose, tiny
 
@@ -101,6 +126,62 @@ def test_ema_with_beta_0_copies_and_with_beta_1_freezes():
     ema.weight.data.fill_(0.0)
     ema_update(ema, model, beta=0.25)
     assert_close(ema.weight, torch.full((3,), 1.5))  # 0.25 * 0 + 0.75 * 2
+
+
+def test_ema_per_g_step_with_a_start_is_biggan_pytorchs_utils_ema():
+    # BigGAN-PyTorch utils.ema.update(itr): after each G step (itr 1, 2, ...), decay 0 while itr < start_itr,
+    # else target <- decay * target + (1 - decay) * source. Here n_critic 2, decay 0.5, start 2; G's weight
+    # is set to the batch number, so G steps (batches 2, 4, 6, 8) see 2, 4, 6, 8:
+    #   after G step 1 (< start): a copy, 2; then 0.5 * 2 + 0.5 * 4 = 3; 0.5 * 3 + 0.5 * 6 = 4.5; 0.5 * 4.5 + 4 = 6.25
+    from types import SimpleNamespace
+
+    from gan_lightning.training.callbacks.ema import EMA
+
+    G = nn.Linear(1, 1, bias=False)
+    nn.init.zeros_(G.weight)
+    module = SimpleNamespace(generator=G, G_ema=copy.deepcopy(G), n_critic=2, batches=0, nimg=0, batch_nimg=8,
+                             ema_statistics_batches=4)
+    callback, seen = EMA(halflife_kimg=10.0, decay_per_g_step=0.5, start_g_steps=2), []
+    for batch in range(1, 9):
+        G.weight.data.fill_(float(batch))
+        module.batches, module.nimg, module.g_steps = batch, 8 * batch, batch // 2
+        callback.on_train_batch_end(None, module, None, None, batch - 1)
+        seen.append(module.G_ema.weight.item())
+    assert seen == [0.0, 2.0, 2.0, 3.0, 3.0, 4.5, 4.5, 6.25]
+
+
+def test_ema_start_makes_the_half_life_ema_a_copy_until_then():
+    from types import SimpleNamespace
+
+    from gan_lightning.training.callbacks.ema import EMA
+
+    G = nn.Linear(1, 1, bias=False)
+    module = SimpleNamespace(generator=G, G_ema=copy.deepcopy(G), n_critic=1, batches=0, nimg=0, batch_nimg=64,
+                             ema_statistics_batches=4)
+    nn.init.zeros_(module.G_ema.weight)
+    callback = EMA(halflife_kimg=0.064, rampup=None, start_g_steps=2)  # beta 0.5 per batch of 64 from G step 2 on
+    for batch, expected in ((1, 1.0), (2, 0.5 * 1.0 + 0.5 * 2.0), (3, 0.5 * 1.5 + 0.5 * 3.0)):
+        G.weight.data.fill_(float(batch))
+        module.batches, module.nimg, module.g_steps = batch, 64 * batch, batch
+        callback.on_train_batch_end(None, module, None, None, batch - 1)
+        assert module.G_ema.weight.item() == expected
+
+
+def test_biggan_cifar10_preset_is_biggan_pytorchs_ema_and_d_width(tmp_path):
+    from tests.conftest import compose
+
+    cfg = compose(["experiment=biggan_cifar10"], tmp_path)
+    assert cfg.callbacks.ema.decay_per_g_step == 0.9999 and cfg.callbacks.ema.start_g_steps == 1000
+    assert cfg.arch.discriminator.channels == cfg.arch.discriminator.max_channels == 256
+
+
+@pytest.mark.parametrize("key, bad", [("decay_per_g_step", 1.5), ("decay_per_g_step", -0.1), ("start_g_steps", -1),
+                                      ("start_g_steps", 2.5)])
+def test_bad_ema_settings_name_the_key(key, bad):
+    from gan_lightning.training.callbacks.ema import EMA
+
+    with pytest.raises(ConfigError, match=f"callbacks.ema.{key}={bad!r} is not supported"):
+        EMA(**{key: bad})
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5])

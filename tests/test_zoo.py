@@ -196,3 +196,50 @@ def test_generators_take_a_truncation(family):
     z, c = torch.randn(3, 8), torch.tensor([0, 1, 1])
     out = G(z, c, truncation=0.5)
     assert out.shape == (3, 3, 16, 16) and torch.isfinite(out).all()
+
+
+def test_biggan_32_discriminator_is_4ch_wide_as_biggan_pytorch(tmp_path):
+    # BigGAN-PyTorch BigGAN.py D_arch[32] at D_ch 64: in [3, 256, 256, 256], out [256] * 4, downsample
+    # [T, T, F, F]. Parameters by hand without attention, 10 classes:
+    #   block 1: conv3x3 3->256 (6,912 + 256), conv3x3 256->256 (589,824 + 256), 1x1 (768 + 256) =   598,272
+    #   block 2: 2 conv3x3 256->256 (2 * 590,080), shortcut 1x1 256->256 (65,792)                = 1,245,952
+    #   blocks 3, 4: 2 conv3x3 256->256 each, identity shortcut                                  = 2,360,320
+    #   linear 256->1 (257), projection embedding 10 x 256 (2,560)                               =     2,817
+    from hydra.utils import instantiate
+
+    from gan_lightning.run.config import compose
+
+    cfg = compose(["arch=biggan", "dataset=cifar10", "c_dim=10", "arch.discriminator.attention_resolution=0"], tmp_path)
+    D = instantiate(cfg.arch.discriminator)
+    assert [b.conv1.out_channels for b in D.blocks] == [256] * 4
+    assert [b.down for b in D.blocks] == [True, True, False, False]
+    assert sum(p.numel() for p in D.parameters()) == 598_272 + 1_245_952 + 2_360_320 + 2_817 == 4_207_361
+
+
+def xavier_bound(layer: nn.Module, gain: float) -> float:
+    """Glorot uniform's limit, gain * sqrt(6 / (fan_in + fan_out)), for a conv, linear or embedding weight."""
+    w = layer.weight
+    receptive = w[0, 0].numel() if w.dim() > 2 else 1
+    fan_in, fan_out = w.shape[1] * receptive, w.shape[0] * receptive
+    return gain * math.sqrt(6 / (fan_in + fan_out))
+
+
+def test_sngan_init_is_glorot_sqrt2_in_residual_convs_and_1_elsewhere():
+    # pfnet-research/sngan_projection (gen_models/resblocks.py, dis_models/resblocks.py: GlorotUniform(sqrt(2)) for
+    # c1, c2 and GlorotUniform() for c_sc; resnet_32.py, snresnet_32.py: GlorotUniform() for l1, c5, l5, l_y) and
+    # kwotsin/mimicry (modules/resblocks.py, nets/sngan/sngan_32.py, nets/cgan_pd/cgan_pd_32.py) alike.
+    # A uniform on [-b, b] has std b / sqrt(3); the bounds are computed from each layer's fans.
+    torch.manual_seed(0)
+    G = resnet.Generator(16, 16, 3, channels=64, max_channels=64)
+    D = resnet.Discriminator(16, 3, c_dim=10, channels=64, max_channels=64, normalization="none")
+    residual = [conv for b in [*G.blocks, *D.blocks] for conv in (b.conv1, b.conv2)]
+    shortcuts = [b.shortcut for b in [*G.blocks, *D.blocks] if b.shortcut is not None]
+    single = [*shortcuts, G.project, G.out, D.linear, D.embed]
+    for layers, gain in ((residual, math.sqrt(2)), (single, 1.0)):
+        for layer in layers:
+            bound, w = xavier_bound(layer, gain), layer.weight.detach()
+            assert w.abs().max() <= bound
+            if w.numel() >= 1000:
+                assert_close(w.std().item(), bound / math.sqrt(3), rtol=0.05, atol=0)
+            if getattr(layer, "bias", None) is not None:
+                assert torch.equal(layer.bias, torch.zeros_like(layer.bias))  # Chainer's default bias, 0

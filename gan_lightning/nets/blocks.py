@@ -3,6 +3,8 @@ truncation."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -12,14 +14,30 @@ from gan_lightning.nets.checks import d_norm
 
 
 def init_residual_(net: nn.Module, kind: str = "xavier") -> nn.Module:
-    """Initialise conv, linear and embedding weights: 'xavier' (SNGAN's Glorot uniform) or 'orthogonal' (BigGAN)."""
+    """Initialise conv, linear and embedding weights, biases to 0: 'xavier' (SNGAN's Glorot uniform, gain
+    `layer.xavier_gain` or 1) or 'orthogonal' (BigGAN, gain 1 everywhere)."""
     check_choice("arch.init", kind, ("xavier", "orthogonal"))
     for layer in net.modules():
         if isinstance(layer, (nn.Conv2d, nn.Linear, nn.Embedding)) and not getattr(layer, "keep_init", False):
-            (nn.init.xavier_uniform_ if kind == "xavier" else nn.init.orthogonal_)(layer.weight)
+            if kind == "xavier":
+                nn.init.xavier_uniform_(layer.weight, getattr(layer, "xavier_gain", 1.0))
+            else:
+                nn.init.orthogonal_(layer.weight)
             if getattr(layer, "bias", None) is not None:
                 nn.init.zeros_(layer.bias)
     return net
+
+
+def residual_conv(in_channels: int, out_channels: int) -> nn.Conv2d:
+    """A 3x3 conv of a residual branch, Glorot gain sqrt(2) under init 'xavier'; the shortcut 1x1 convs, G's first
+    linear and output conv, D's linear and the projection embedding keep gain 1. As the SNGAN code,
+    pfnet-research/sngan_projection e84b1a5 (gen_models/resblocks.py 21-38, dis_models/resblocks.py 16-26 and
+    55-61, gen_models/resnet_32.py 17-22, dis_models/snresnet_32.py 17-19), and kwotsin/mimicry a7fda06
+    (torch_mimicry/modules/resblocks.py 84-85, 102, 202-203, 212, 275-277; nets/sngan/sngan_32.py 35-36, 80;
+    nets/cgan_pd/cgan_pd_32.py 107-108). Biases start at 0, Chainer's default (Mimicry keeps torch's)."""
+    conv = nn.Conv2d(in_channels, out_channels, 3, 1, 1)
+    conv.xavier_gain = math.sqrt(2.0)
+    return conv
 
 
 class Modulation(nn.Module):
@@ -73,8 +91,8 @@ class GBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, norm, residual_scale: float = 1.0) -> None:
         super().__init__()
         self.norm1, self.norm2 = norm(in_channels), norm(out_channels)
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, 1, 1)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1)
+        self.conv1 = residual_conv(in_channels, out_channels)
+        self.conv2 = residual_conv(out_channels, out_channels)
         self.shortcut = nn.Conv2d(in_channels, out_channels, 1)  # learnable: the block always upsamples
         self.residual_scale = residual_scale
 
@@ -96,9 +114,9 @@ class DBlock(nn.Module):
         super().__init__()
         self.down, self.first, self.residual_scale = down, first, residual_scale
         self.norm1 = nn.Identity() if first else d_norm(normalization, in_channels)
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, 1, 1)
+        self.conv1 = residual_conv(in_channels, out_channels)
         self.norm2 = d_norm(normalization, out_channels)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1)
+        self.conv2 = residual_conv(out_channels, out_channels)
         learnable = first or down or in_channels != out_channels
         self.shortcut = nn.Conv2d(in_channels, out_channels, 1) if learnable else None
 

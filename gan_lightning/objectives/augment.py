@@ -1,5 +1,7 @@
 """Differentiable augmentation of what D sees: DiffAugment (Zhao et al. 2020, "Differentiable Augmentation for
-Data-Efficient GAN Training", sec. 3 and the "Translation + Cutout + Color" policy of Table 1).
+Data-Efficient GAN Training", sec. 3 and the "Translation + Cutout + Color" policy of Table 1), applied in the
+official code's order, colour, translation, cutout (mit-han-lab/data-efficient-gans DiffAugment_pytorch.py,
+policy 'color,translation,cutout'), so the zeros shifted in and the cutout hole are not recoloured.
 
 The same augmentation object transforms real and fake images before every D forward (D step, penalties and
 G step), so D never sees un-augmented data and G is trained through the augmentation. Every transform is
@@ -62,14 +64,14 @@ def cutout(x: Tensor, ratio: float = 0.5) -> Tensor:
     return x * (~hole).unsqueeze(1).to(x.dtype)
 
 
-POLICIES = {"translation": translation, "cutout": cutout, "color": color}
+POLICIES = {"color": color, "translation": translation, "cutout": cutout}
 
 
 class DiffAugment(nn.Module):
-    """Applies each policy of `policy` (translation, cutout, color; in this order of the list) to each image
+    """Applies each policy of `policy` (color, translation, cutout; in the order of the list) to each image
     with probability `probability[name]` (default 1, the paper's setting)."""
 
-    def __init__(self, policy: Sequence[str] = ("translation", "cutout", "color"),
+    def __init__(self, policy: Sequence[str] = ("color", "translation", "cutout"),
                  probability: Mapping[str, float] | None = None, translation_ratio: float = 0.125,
                  cutout_ratio: float = 0.5) -> None:
         super().__init__()
