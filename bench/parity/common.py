@@ -104,13 +104,13 @@ def freeze_spectral(net: torch.nn.Module) -> torch.nn.Module:
 def module_state(ref: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     """The state of one reference module in our vocabulary: weight / bias for plain layers; original, _u, _v
     for a spectral-normalized one (torch's old hook: weight_orig, weight_u, weight_v; BigGAN-PyTorch's:
-    weight, u0, see biggan_sn_vectors)."""
+    weight, u0; Mimicry's own SNLinear / SNEmbedding: weight, sn_u; see biggan_sn_vectors)."""
     get = {k[len(prefix) + 1:]: v for k, v in ref.items() if k.startswith(prefix + ".")}
     out = {}
     if "weight_orig" in get:
         out |= {"original": get["weight_orig"], "_u": get["weight_u"], "_v": get["weight_v"]}
-    elif "u0" in get:
-        u, v = biggan_sn_vectors(get["weight"], get["u0"])
+    elif "u0" in get or "sn_u" in get:  # BigGAN-PyTorch's SN, or Mimicry's own (the same power step)
+        u, v = biggan_sn_vectors(get["weight"], get.get("u0", get.get("sn_u")))
         out |= {"original": get["weight"], "_u": u, "_v": v}
     elif "weight" in get:
         out["weight"] = get["weight"]

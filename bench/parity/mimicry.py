@@ -90,3 +90,61 @@ def meta(name: str, script: str, target: str, kwargs: dict, role: str, mode: str
     return {"kind": "net", "target": target, "kwargs": kwargs, "role": role, "mode": mode,
             "reference": f"{REPOSITORY}@{COMMIT} torch_mimicry/nets/{name}", "script": script, "note": note,
             "outputs": ["y"] if role == "generator" else ["y", "grad_x"]}
+
+
+def generator_fixture(name: str, script: str, source: str, theirs: torch.nn.Module, ours_target: str,
+                      kwargs: dict, table: list[tuple[str, str]], extra, c_dim: int, mode: str, note: str,
+                      seed: int = 0) -> None:
+    """Write the fixture of a Mimicry G: the reference's images from z (and labels) in `mode`."""
+    from bench.parity.common import (
+        check_ours,
+        freeze_spectral,
+        map_weights,
+        save_fixture,
+        warm_up,
+    )
+    from tests.test_parity import build
+
+    generator = torch.Generator().manual_seed(seed)
+    z = torch.randn(4, kwargs["z_dim"], generator=generator)
+    inputs = {"z": z} | ({"c": torch.randint(0, c_dim, (4,), generator=generator)} if c_dim else {})
+    args = (z, inputs["c"]) if c_dim else (z,)
+    if mode == "batch_stats":
+        warm_up(theirs, *args)  # spectral-norm (u, v) off their random start
+        freeze_spectral(theirs)
+    else:
+        theirs.train(mode == "train")
+    meta_ = meta(source, script, ours_target, kwargs, "generator", mode, note)
+    weights = map_weights(build(meta_), theirs.state_dict(), table, extra(theirs.state_dict()) if extra else None)
+    with torch.no_grad():
+        y = theirs(*args)
+    save_fixture(name, meta_, weights, inputs, {"y": y})
+    check_ours(name)
+
+
+def discriminator_fixture(name: str, script: str, source: str, theirs: torch.nn.Module, ours_target: str,
+                          kwargs: dict, table: list[tuple[str, str]], extra, c_dim: int, note: str = "",
+                          seed: int = 1) -> None:
+    """Write the fixture of a Mimicry D: logits and input-gradient in eval mode after warm-up power steps."""
+    from bench.parity.common import (
+        check_ours,
+        d_outputs,
+        map_weights,
+        save_fixture,
+        warm_up,
+    )
+    from tests.test_parity import build
+
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.rand(4, 3, 32, 32, generator=generator) * 2 - 1
+    c = torch.randint(0, c_dim, (4,), generator=generator) if c_dim else None
+    out_of_place_relu(theirs)
+    warm_up(theirs, *((x, c) if c_dim else (x,)))
+    theirs.eval()
+    meta_ = meta(source, script, ours_target, kwargs, "discriminator", "eval",
+                 "spectral norm from the stored (u, v) after 3 warm-up power steps; Mimicry's in-place ReLU "
+                 "(its D's shortcuts see ReLU(x)) made out-of-place" + note)
+    weights = map_weights(build(meta_), theirs.state_dict(), table, extra(theirs.state_dict()) if extra else None)
+    inputs = {"x": x} | ({"c": c} if c_dim else {})
+    save_fixture(name, meta_, weights, inputs, d_outputs(theirs, x, c))
+    check_ours(name)
