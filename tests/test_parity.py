@@ -116,9 +116,8 @@ def _penalty(meta: dict, w: dict, x: dict) -> dict[str, Tensor]:
             value = regularizer.generator_penalty(probe)
         else:
             value = regularizer(probe, x["real"], x["fake"], x.get("c"))
-    names = [n for n, _ in probe.named_parameters()]
-    grads = torch.autograd.grad(value, list(probe.parameters()))
-    out = {f"grad/{n}": g for n, g in zip(names, grads)}
+    grads = torch.autograd.grad(value, list(probe.parameters()), allow_unused=True)
+    out = {f"grad/{n}": torch.zeros_like(p) if g is None else g for (n, p), g in zip(probe.named_parameters(), grads)}
     out["value"] = value.detach()
     return {k: v for k, v in out.items() if k in meta["outputs"]}
 

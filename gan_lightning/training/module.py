@@ -26,7 +26,6 @@ from gan_lightning.training.callbacks.speed import plain_backward
 from gan_lightning.training.divergence import check_finite
 from gan_lightning.training.schedule import run_finished
 
-
 # G_ema is in eval mode on purpose (it is never trained); Lightning warns about any eval-mode module.
 warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
 # Lightning 2.6 with a recent torch warns about its own use of a deprecated pytree API.
