@@ -7,9 +7,13 @@ References (fetch each; nothing is vendored; only their loss functions run, extr
 - ajbrock/BigGAN-PyTorch losses.py at 98459431a5d618d644d54cd1e9fceb1e5045648d
 - AlexiaJM/RelativisticGAN code/GAN_losses_iter.py at 2646c0b27cfd42c20fcecaf4005c3d67322fdf4a (a training
   script: the statements of its `if param.loss_D == k:` branches run on our logits)
+- facebookresearch/pytorch_GAN_zoo at b75dee40918caabb4fe7ec561522717bf096a8cb: PGGAN's drift term, the
+  `if self.config.epsilonD > 0:` branch of models/base_GAN.py on the WGANGP criterion of
+  models/loss_criterions/base_loss_criterions.py. The GAN zoo sums over the batch where we (and the official
+  TensorFlow PGGAN, tf.reduce_mean of the per-sample loss) average: its D loss is stored divided by N.
 
     python bench/parity/losses.py --studiogan /tmp/studiogan --mimicry /tmp/mimicry --biggan /tmp/biggan \
-        --relativistic /tmp/relativisticgan
+        --relativistic /tmp/relativisticgan --ganzoo /tmp/pytorch_GAN_zoo
 
 writes tests/fixtures/parity/loss_<ours>_<reference>.npz.
 """
@@ -26,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import torch  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
-from bench.parity.common import check_ours, load_functions, save_fixture  # noqa: E402
+from bench.parity.common import check_ours, import_file, load_functions, save_fixture  # noqa: E402
 
 N = 8
 SCRIPT = "bench/parity/losses.py"
@@ -35,6 +39,8 @@ COMMITS = {"studiogan": "POSTECH-CVLab/PyTorch-StudioGAN@947b35e9835b67860fdce44
            "mimicry": "kwotsin/mimicry@a7fda06c4aff1e6af8dc4c4a35ed6636e434c766 torch_mimicry/modules/losses.py",
            "biggan": "ajbrock/BigGAN-PyTorch@98459431a5d618d644d54cd1e9fceb1e5045648d losses.py",
            "relativistic": "AlexiaJM/RelativisticGAN@2646c0b27cfd42c20fcecaf4005c3d67322fdf4a code/GAN_losses_iter.py",
+           "ganzoo": "facebookresearch/pytorch_GAN_zoo@b75dee40918caabb4fe7ec561522717bf096a8cb models/base_GAN.py "
+                     "(epsilonD), divided by N",
            "torch": "torch.nn.functional.binary_cross_entropy_with_logits (no GAN library has the saturating G loss)"}
 
 
@@ -60,6 +66,23 @@ def run_branch(body: list[ast.stmt], name: str, real: torch.Tensor, fake: torch.
     return namespace[name]
 
 
+def drift_reference(root: Path, epsilon: float):
+    """The GAN zoo's WGAN D loss with the drift term, divided by the batch size (see the docstring)."""
+    criteria = import_file(root, "models.loss_criterions.base_loss_criterions").WGANGP("cpu")
+    body = next(node.body for node in ast.walk(ast.parse((root / "models/base_GAN.py").read_text()))
+                if isinstance(node, ast.If) and ast.unparse(node.test) == "self.config.epsilonD > 0")
+
+    def d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        real_2d, fake_2d = real[:, None], fake[:, None]  # its D outputs [N, 1]
+        namespace = {"predRealD": real_2d, "allLosses": {},
+                     "lossD": criteria.getCriterion(real_2d, True) + criteria.getCriterion(fake_2d, False),
+                     "self": argparse.Namespace(config=argparse.Namespace(epsilonD=epsilon))}
+        exec(compile(ast.Module(body=body, type_ignores=[]), "base_GAN.py", "exec"), namespace)
+        return namespace["lossD"] / len(real)
+
+    return d, lambda f, r: criteria.getCriterion(f[:, None], True) / len(f)
+
+
 def references(args: argparse.Namespace) -> dict[str, tuple[str, dict, str, object, object]]:
     """fixture name -> (our class, its kwargs, reference key, d(real, fake), g(fake, real))."""
     ns = {"torch": torch, "F": F}
@@ -72,6 +95,7 @@ def references(args: argparse.Namespace) -> dict[str, tuple[str, dict, str, obje
     big = load_functions(args.biggan / "losses.py", ["loss_dcgan_dis", "loss_dcgan_gen", "loss_hinge_dis",
                                                      "loss_hinge_gen"], dict(ns))
     ra = relativistic_branches(args.relativistic / "code/GAN_losses_iter.py")
+    drift_d, drift_g = drift_reference(args.ganzoo, 0.001)
 
     def col(t):  # Mimicry's D outputs [N, 1]
         return t[:, None]
@@ -100,6 +124,7 @@ def references(args: argparse.Namespace) -> dict[str, tuple[str, dict, str, obje
         "loss_hinge_biggan": ("Hinge", {}, "biggan", lambda r, f: sum(big["loss_hinge_dis"](f, r)),
                               lambda f, r: big["loss_hinge_gen"](f)),
     }
+    table["loss_wgan_drift_ganzoo"] = ("Wasserstein", {"drift": 0.001}, "ganzoo", drift_d, drift_g)
     for k, name, kwargs in ((5, "rsgan", {}), (6, "ragan", {"kind": "standard", "scale": 0.5}),
                             (7, "ralsgan", {"kind": "lsgan", "scale": 0.5}), (8, "rahinge", {"kind": "hinge", "scale": 0.5})):
         cls = "RelativisticStandard" if k == 5 else "RelativisticAverage"
@@ -111,7 +136,7 @@ def references(args: argparse.Namespace) -> dict[str, tuple[str, dict, str, obje
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for name in ("studiogan", "mimicry", "biggan", "relativistic"):
+    for name in ("studiogan", "mimicry", "biggan", "relativistic", "ganzoo"):
         parser.add_argument(f"--{name}", type=Path, required=True)
     args = parser.parse_args()
     generator = torch.Generator().manual_seed(0)
