@@ -15,7 +15,6 @@ the CIFAR script runs D_attn=0). G receives G.shared(c), as BigGAN's G_D wrapper
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from bench.parity.common import (  # noqa: E402
     d_outputs,
     import_file,
     map_weights,
+    parse_ref,
     save_fixture,
     warm_up,
 )
@@ -71,9 +71,7 @@ def meta(role: str, kwargs: dict, mode: str, note: str) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ref", type=Path, required=True, help="a checkout of ajbrock/BigGAN-PyTorch")
-    biggan = import_file(parser.parse_args().ref, "BigGAN")
+    biggan = import_file(parse_ref(__doc__, "ajbrock/BigGAN-PyTorch"), "BigGAN")
     generator = torch.Generator().manual_seed(0)
     z, c = torch.randn(N, Z, generator=generator), torch.randint(0, CLASSES, (N,), generator=generator)
     x = torch.rand(N, 3, 32, 32, generator=generator) * 2 - 1

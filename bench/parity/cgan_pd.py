@@ -10,7 +10,6 @@ its embedding (gamma, beta) mapped to ours (gamma - 1, beta)) and cgan_pd32_d.np
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -19,15 +18,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import torch  # noqa: E402
 
 from bench.parity import mimicry  # noqa: E402
+from bench.parity.common import parse_ref  # noqa: E402
 
 Z, WIDTH, CLASSES = 16, 16, 5
 SCRIPT = "bench/parity/cgan_pd.py"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ref", type=Path, required=True, help="a checkout of kwotsin/mimicry")
-    ref = parser.parse_args().ref
+    ref = parse_ref(__doc__, "kwotsin/mimicry")
     module = mimicry.net_module(ref, "cgan_pd", "cgan_pd_32")
     mimicry.nearest_upsampling(ref)
     torch.manual_seed(0)

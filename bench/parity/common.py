@@ -9,6 +9,7 @@ Nothing of ours runs to make `out/`; each script only checks, after writing, tha
 
 from __future__ import annotations
 
+import argparse
 import ast
 import importlib
 import json
@@ -24,6 +25,13 @@ from torch.nn import functional as F
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "parity"
 MAX_BYTES = 2 * 1024 * 1024
+
+
+def parse_ref(doc: str, what: str) -> Path:
+    """The --ref DIR of a parity script (a checkout of `what`), with the script's docstring as its help."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ref", type=Path, required=True, help=f"a checkout of {what}")
+    return parser.parse_args().ref
 
 
 def commit_of(ref: Path) -> str:

@@ -13,7 +13,6 @@ after the 8x8 block; eval mode). The attention gates start at 0 in both codes; t
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -22,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import torch  # noqa: E402
 
 from bench.parity import mimicry  # noqa: E402
+from bench.parity.common import parse_ref  # noqa: E402
 
 Z, WIDTH, CLASSES = 16, 16, 5
 SCRIPT = "bench/parity/sagan.py"
@@ -38,9 +38,7 @@ def with_gate(net: torch.nn.Module, value: float) -> torch.nn.Module:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ref", type=Path, required=True, help="a checkout of kwotsin/mimicry")
-    ref = parser.parse_args().ref
+    ref = parse_ref(__doc__, "kwotsin/mimicry")
     module = mimicry.net_module(ref, "sagan", "sagan_32")
     mimicry.nearest_upsampling(ref)
     torch.manual_seed(0)

@@ -18,7 +18,6 @@ mode after 3 warm-up power steps).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import functools
 import sys
@@ -34,6 +33,7 @@ from bench.parity.common import (  # noqa: E402
     check_ours,
     d_outputs,
     map_weights,
+    parse_ref,
     save_fixture,
     warm_up,
 )
@@ -83,9 +83,7 @@ def narrow_class(cls: type) -> type:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ref", type=Path, required=True, help="a checkout of POSTECH-CVLab/PyTorch-StudioGAN")
-    deep_conv, modules, model = studiogan(parser.parse_args().ref)
+    deep_conv, modules, model = studiogan(parse_ref(__doc__, "POSTECH-CVLab/PyTorch-StudioGAN"))
     generator = torch.Generator().manual_seed(0)
     z, x = torch.randn(N, Z, generator=generator), torch.rand(N, 3, 32, 32, generator=generator) * 2 - 1
     label = torch.zeros(N, dtype=torch.long)

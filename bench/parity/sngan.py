@@ -11,7 +11,6 @@ Mimicry's in-place ReLU, which feeds ReLU(x) to its D's shortcuts, replaced by a
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -20,15 +19,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import torch  # noqa: E402
 
 from bench.parity import mimicry  # noqa: E402
+from bench.parity.common import parse_ref  # noqa: E402
 
 Z, WIDTH = 16, 16
 SCRIPT = "bench/parity/sngan.py"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ref", type=Path, required=True, help="a checkout of kwotsin/mimicry")
-    ref = parser.parse_args().ref
+    ref = parse_ref(__doc__, "kwotsin/mimicry")
     module = mimicry.net_module(ref, "sngan", "sngan_32")
     g_kwargs = dict(z_dim=Z, img_resolution=32, img_channels=3, channels=WIDTH, max_channels=WIDTH)
     for name, upsample in (("sngan32_g", "bilinear"), ("sngan32_g_nearest", "nearest")):
