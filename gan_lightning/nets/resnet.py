@@ -22,8 +22,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from gan_lightning.errors import ConfigError, check_power_of_two
+from gan_lightning.errors import ConfigError, check_choice, check_power_of_two
 from gan_lightning.nets.blocks import (
+    ATTENTION_FORMS,
     ConditionalBatchNorm2d,
     DBlock,
     GBlock,
@@ -47,6 +48,7 @@ from gan_lightning.nets.eqlr import MinibatchStddev
 def attention_layers(role: str, resolution: int, sizes: list[int], channels: list[int],
                      form: str = "paper") -> nn.ModuleList:
     """A SelfAttention after the (first) block whose output is `resolution` (0: none), Identity elsewhere."""
+    check_choice(f"arch.{role}.attention_form", form, ATTENTION_FORMS)
     if resolution and resolution not in sizes:
         raise ConfigError(f"arch.{role}.attention_resolution={resolution!r} is not supported at this image size; "
                           f"accepted: 0 (none) or a block output size, {sorted(set(sizes))}")
