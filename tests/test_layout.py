@@ -9,7 +9,12 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from gan_lightning.training.checkpoint_io import TARGET_ALIASES, current_target, load_module, read_checkpoint
+from gan_lightning.training.checkpoint_io import (
+    TARGET_ALIASES,
+    current_target,
+    load_module,
+    read_checkpoint,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 OLD = REPO / "tests" / "fixtures" / "old_checkpoint"

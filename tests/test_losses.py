@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from gan_lightning.objectives import losses
 from gan_lightning.errors import ConfigError
+from gan_lightning.objectives import losses
 
 R = [1.0, -2.0]  # real logits
 F = [0.5, 3.0]  # fake logits

@@ -1,6 +1,6 @@
 """Reference parity of the Karras families (StyleGAN G, PGGAN), SinGAN, BEGAN and SELF-MOD.
 
-Each fixture in tests/fixtures/parity/ was written by bench/parity/<family>.py from the reference code itself
+Each fixture in tests/fixtures/parity/families/ was written by bench/parity/<family>.py from the reference code itself
 (its docstring names the repository and commit): the weights under our names, the inputs and the reference's
 outputs (for D, also the input gradient of the summed outputs). Here they are loaded into our nets, which must
 give the same numbers: max abs error <= 1e-5 unless a test states another tolerance and why.
@@ -23,7 +23,7 @@ from gan_lightning.nets import selfmod, singan
 from gan_lightning.nets.blocks import ConditionalBatchNorm2d
 from gan_lightning.nets.stylegan import mix_styles
 
-FIXTURES = Path(__file__).parent / "fixtures" / "parity"
+FIXTURES = Path(__file__).parent / "fixtures" / "parity" / "families"
 
 
 def load(family: str) -> tuple[torch.nn.Module, dict, dict]:

@@ -1,6 +1,6 @@
 """arch=r3gan and loss=rpgan against the official R3GAN code (brownvc/R3GAN at 19a7ddf).
 
-The numbers in tests/fixtures/parity/r3gan.npz come from `python bench/parity/r3gan.py --ref <checkout>`:
+The numbers in tests/fixtures/parity/families/r3gan.npz come from `python bench/parity/r3gan.py --ref <checkout>`:
 the reference's initial weights for a seed, its G and D outputs and D's input gradient for redrawn weights
 (stored under our names), its R1 / R2 values, and its RpGAN losses and gradients on fixed logits.
 Tolerance 1e-5 absolute (float32; the outputs are O(1)): the ops are the same, only summed in another order.
@@ -17,7 +17,7 @@ from torch.testing import assert_close
 from gan_lightning.nets import r3gan
 from gan_lightning.objectives.regularizers import R1, R2
 
-FIXTURE = np.load(Path(__file__).parent / "fixtures" / "parity" / "r3gan.npz")
+FIXTURE = np.load(Path(__file__).parent / "fixtures" / "parity" / "families" / "r3gan.npz")
 REPO = Path(__file__).resolve().parents[1]
 # the settings of bench/parity/r3gan.py (G's stage lists; D takes them reversed)
 SETTINGS = {

@@ -4,8 +4,8 @@ import torch
 from torch import nn
 from torch.testing import assert_close
 
-from gan_lightning.objectives import regularizers as R
 from gan_lightning.errors import ConfigError
+from gan_lightning.objectives import regularizers as R
 
 
 class LinearD(nn.Module):

@@ -54,6 +54,12 @@ CASES = [
     # nets: widths, group sizes, multipliers
     (("dcgan", "dataset.resolution=16"), ["arch.generator.channels=0"], "arch.generator.channels=0 is not supported; accepted: an integer >= 1"),
     (("dcgan", "dataset.resolution=16"), ["arch.discriminator.max_channels=abc"], "arch.discriminator.max_channels='abc' is not supported"),
+    (("resnet", "dataset.resolution=16"), ["arch.generator.upsample=cubic"],
+     "arch.generator.upsample='cubic' is not supported; accepted: nearest, bilinear"),
+    (("resnet", "dataset.resolution=16"), ["arch.discriminator.attention_form=pooled"],
+     "arch.discriminator.attention_form='pooled' is not supported; accepted: paper, official"),
+    (("sndcgan", "dataset.resolution=16"), ["arch.discriminator.head=mean"],
+     "arch.discriminator.head='mean' is not supported; accepted: flatten, sum"),
     (("resnet", "dataset.resolution=16"), ["arch.discriminator.extra_blocks=-1"], "arch.discriminator.extra_blocks=-1 is not supported; accepted: an integer >= 0"),
     (("stylegan", "dataset.resolution=16"), ["arch.generator.w_dim=0"], "arch.generator.w_dim=0 is not supported"),
     (("stylegan", "dataset.resolution=16"), ["arch.generator.mapping_lr_multiplier=0"], "arch.generator.mapping_lr_multiplier=0 is not supported; accepted: a number > 0"),

@@ -119,8 +119,14 @@ def test_orthogonal_regularization_by_hand():
     net = nn.Sequential(nn.Linear(3, 2, bias=False), nn.Embedding(4, 2))
     with torch.no_grad():
         net[0].weight.copy_(torch.tensor([[1.0, 2.0, 0.0], [0.0, 1.0, 3.0]]))
-    # W W^T = [[5, 2], [2, 10]]: off-diagonal squares 2 * 2^2 = 8; the embedding is excluded
-    assert_close(Orthogonal(generator_weight=0.5).generator_penalty(net), torch.tensor(4.0))
+    # W W^T = [[5, 2], [2, 10]]: off-diagonal squares 2 * 2^2 = 8, halved (BigGAN-PyTorch's strength); the
+    # embedding is excluded
+    penalty = Orthogonal(generator_weight=0.5).generator_penalty(net)
+    assert_close(penalty, torch.tensor(2.0))
+    # the gradient is utils.ortho's 2 beta (W W^T (.) (1 - I)) W = 2 * 0.5 * [[0, 2], [2, 0]] @ W
+    penalty.backward()
+    w = net[0].weight.detach()
+    assert_close(net[0].weight.grad, torch.tensor([[0.0, 2.0], [2.0, 0.0]]) @ w)
 
 
 def test_adain_normalizes_each_sample_and_channel_on_its_own():

@@ -7,7 +7,7 @@ official code).
 Builds the reference G and D at 32x32 (repeat_num 3, hidden_num 4, z_num 8; our channels 4, h_dim 8, z_dim 8),
 gives every parameter a random value and records G(z), D's reconstruction AE(x), the per-image L1 error
 mean |x - AE(x)| (trainer.py's l1 on one image: our D's output) and the input gradient of its sum.
-Writes tests/fixtures/parity/began_{g,d}.npz for tests/test_parity_karras.py.
+Writes tests/fixtures/parity/families/began_{g,d}.npz for tests/test_parity_karras.py.
 
 The reference's layout is ours with `output_elu=True` (an ELU on the last conv) and, in D's encoder,
 `encoder_convs=2, encoder_widen=first` (one 3x3 conv per resolution before the stride-2 one, which keeps the

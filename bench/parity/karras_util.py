@@ -2,7 +2,7 @@
 local checkout without importing its package (so nothing the file does not need is imported, torchvision
 included), seed everything, and write a fixture.
 
-A fixture is one .npz under tests/fixtures/parity/: `config` (JSON: our class path and its arguments),
+A fixture is one .npz under tests/fixtures/parity/families/: `config` (JSON: our class path and its arguments),
 `w/<name>` (every tensor of our net's state dict, under our names), `in/<name>` (the inputs) and
 `out/<name>` (what the reference computed). tests/test_parity_karras.py reads them.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "parity"
+FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "parity" / "families"
 MAX_BYTES = 2 * 1024 * 1024
 
 
@@ -67,7 +67,7 @@ def randomize(module: torch.nn.Module, scale: float = 0.5) -> None:
 
 
 def write(family: str, target: str, kwargs: dict, weights: dict, inputs: dict, outputs: dict, **meta) -> Path:
-    """Write tests/fixtures/parity/<family>.npz; refuse a fixture over 2 MB."""
+    """Write tests/fixtures/parity/families/<family>.npz; refuse a fixture over 2 MB."""
     arrays = {"config": np.array(json.dumps({"target": target, "kwargs": kwargs, **meta}))}
     for prefix, tensors in (("w", weights), ("in", inputs), ("out", outputs)):
         for key, value in tensors.items():

@@ -7,7 +7,7 @@ b75dee40918caabb4fe7ec561522717bf096a8cb).
 Builds the reference GNet and DNet (equalized LR, pixel norm, minibatch stddev) grown to 16x16 at widths
 16, 16, 8 (4, 8, 16 px; our channel_base 128, max_channels 16), gives every parameter a random value, and
 records G(z) and D(x) with the input gradient of sum(D(x)), stable and while the 16x16 block fades in.
-Writes tests/fixtures/parity/pggan.npz for tests/test_parity_karras.py.
+Writes tests/fixtures/parity/families/pggan.npz for tests/test_parity_karras.py.
 
 Reference setting versus ours, and how the name table below bridges it:
 - alpha: the reference's alpha weighs the *old* (upsampled / pooled) path; ours weighs the new block, so our

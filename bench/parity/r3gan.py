@@ -15,7 +15,7 @@ must draw them), the redrawn weights under our names, the inputs, the reference 
 summed logits and R3GAN's R1 / R2 values on these nets; and, on fixed logits, the RpGAN loss values and their
 gradients from `AdversarialTraining` (an identity G and D, so its samples are the logits).
 
-    python bench/parity/r3gan.py --ref /tmp/R3GAN [--out tests/fixtures/parity/r3gan.npz]
+    python bench/parity/r3gan.py --ref /tmp/R3GAN [--out tests/fixtures/parity/families/r3gan.npz]
 """
 from __future__ import annotations
 
@@ -163,7 +163,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ref", type=Path, required=True, help="a checkout of brownvc/R3GAN")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[2] / "tests" / "fixtures"
-                        / "parity" / "r3gan.npz")
+                        / "parity" / "families" / "r3gan.npz")
     args = parser.parse_args()
     networks, trainer = import_reference(args.ref)
     out: dict[str, np.ndarray] = {"resolution": np.array(RESOLUTION), "gamma": np.array(GAMMA)}

@@ -10,7 +10,7 @@ zero-padded by 5 px as SinGAN/training.py does with nn.ZeroPad2d) and in ours (`
 padding). Records G(noise, prev) (scale 0: prev = 0 and one noise channel shared by the colours, as
 training.py expands it; scale 1: amp * noise + prev) and D's score map, its mean (our logit; training.py
 takes output.mean()) and the input gradient of that mean.
-Writes tests/fixtures/parity/singan_{g,d}_{input,conv}.npz for tests/test_parity_karras.py.
+Writes tests/fixtures/parity/families/singan_{g,d}_{input,conv}.npz for tests/test_parity_karras.py.
 
 Not covered: eval mode (the reference's BatchNorm then uses running statistics; ours, instance statistics)
 and batches of more than one image (the reference's BatchNorm shares statistics across the batch).

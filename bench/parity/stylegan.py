@@ -7,7 +7,7 @@ Runs the reference's own StyledGenerator code: its mapping MLP (PixelNorm + 8 Eq
 Generator.forward over StyledConvBlocks built by the reference classes at a narrow width (8, 8, 4 channels at
 4, 8, 16 px; the reference hard-codes 512, so the block lists are rebuilt with its own classes), with
 explicit noise maps, style mixing with a fixed `mixing_range` and truncation (`mean_style`, `style_weight`).
-Writes tests/fixtures/parity/stylegan.npz for tests/test_parity_karras.py.
+Writes tests/fixtures/parity/families/stylegan.npz for tests/test_parity_karras.py.
 
 Reference setting versus ours, and how the name table below bridges it:
 - blur after each upsampling conv and a linear output: our `blur=True, output_tanh=False`;

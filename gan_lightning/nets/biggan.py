@@ -27,12 +27,13 @@ class Generator(resnet.Generator):
 
     def __init__(self, z_dim: int, img_resolution: int, img_channels: int, c_dim: int = 0, channels: int = 256,
                  max_channels: int = 256, shared_dim: int = 128, residual_scale: float = 1.0,
-                 attention_resolution: int = 0, spectral: bool = True, init: str = "orthogonal") -> None:
+                 attention_resolution: int = 0, spectral: bool = True, init: str = "orthogonal",
+                 upsample: str = "nearest", attention_form: str = "paper") -> None:
         if not isinstance(shared_dim, int) or shared_dim < 1:
             raise ConfigError(f"arch.generator.shared_dim={shared_dim!r} is not supported; accepted: an integer >= 1")
         self.shared_dim = shared_dim  # read by the base constructor's hooks
         super().__init__(z_dim, img_resolution, img_channels, c_dim, channels, max_channels, residual_scale,
-                         attention_resolution, spectral, init)
+                         attention_resolution, spectral, init, upsample, attention_form)
 
     def setup_conditioning(self) -> int:
         parts = self.num_blocks + 1

@@ -12,6 +12,9 @@ from torch import Tensor, nn
 from gan_lightning.errors import ConfigError, check_choice
 from gan_lightning.nets.checks import d_norm
 
+UPSAMPLE_MODES = ("nearest", "bilinear")
+ATTENTION_FORMS = ("paper", "official")
+
 
 def init_residual_(net: nn.Module, kind: str = "xavier") -> nn.Module:
     """Initialise conv, linear and embedding weights, biases to 0: 'xavier' (SNGAN's Glorot uniform, gain
@@ -86,10 +89,14 @@ class GBlock(nn.Module):
     """Residual up-block of SNGAN/BigGAN G: BN-ReLU-up-conv3x3-BN-ReLU-conv3x3 + up-conv1x1 shortcut.
 
     `norm(channels)` builds the (conditional) BNs; the output is shortcut + residual_scale * residual.
+    `upsample`: "nearest" (the SNGAN Chainer code, BigGAN) or "bilinear" (Mimicry's GBlock, align_corners=False).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, norm, residual_scale: float = 1.0) -> None:
+    def __init__(self, in_channels: int, out_channels: int, norm, residual_scale: float = 1.0,
+                 upsample: str = "nearest") -> None:
         super().__init__()
+        check_choice("arch.generator.upsample", upsample, UPSAMPLE_MODES)
+        self.up = {"mode": upsample} if upsample == "nearest" else {"mode": upsample, "align_corners": False}
         self.norm1, self.norm2 = norm(in_channels), norm(out_channels)
         self.conv1 = residual_conv(in_channels, out_channels)
         self.conv2 = residual_conv(out_channels, out_channels)
@@ -97,9 +104,9 @@ class GBlock(nn.Module):
         self.residual_scale = residual_scale
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        h = F.interpolate(F.relu(self.norm1(x, y)), scale_factor=2.0, mode="nearest")
+        h = F.interpolate(F.relu(self.norm1(x, y)), scale_factor=2.0, **self.up)
         h = self.conv2(F.relu(self.norm2(self.conv1(h), y)))
-        return self.shortcut(F.interpolate(x, scale_factor=2.0, mode="nearest")) + self.residual_scale * h
+        return self.shortcut(F.interpolate(x, scale_factor=2.0, **self.up)) + self.residual_scale * h
 
 
 class DBlock(nn.Module):
@@ -141,20 +148,28 @@ class SelfAttention(nn.Module):
 
     f, g, h are 1x1 convs to C/8 channels (the paper's memory saving), v a 1x1 conv back to C; the learned
     scalar gate starts at 0, so the block is the identity at initialisation.
+    `form="official"` is the block of the SAGAN TensorFlow code, BigGAN-PyTorch and Mimicry instead: h has C/2
+    channels, and f(x) and h(x) are max-pooled 2x2 (the attended positions i are a quarter of the pixels).
     """
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, form: str = "paper") -> None:
         super().__init__()
+        check_choice("arch.attention_form", form, ATTENTION_FORMS)
         inner = max(channels // 8, 1)
+        values = inner if form == "paper" else max(channels // 2, 1)
+        self.pool = form == "official"
         self.key = nn.Conv2d(channels, inner, 1, bias=False)  # f, at the attended positions i
         self.query = nn.Conv2d(channels, inner, 1, bias=False)  # g, at the output position j
-        self.value = nn.Conv2d(channels, inner, 1, bias=False)  # h
-        self.out = nn.Conv2d(inner, channels, 1, bias=False)  # v
+        self.value = nn.Conv2d(channels, values, 1, bias=False)  # h
+        self.out = nn.Conv2d(values, channels, 1, bias=False)  # v
         self.gate = nn.Parameter(torch.zeros(()))
 
     def forward(self, x: Tensor) -> Tensor:
         n, c, h, w = x.shape
-        q, k, v = (layer(x).flatten(2) for layer in (self.query, self.key, self.value))  # [N, C/8, HW]
+        k, v = self.key(x), self.value(x)
+        if self.pool:
+            k, v = F.max_pool2d(k, 2), F.max_pool2d(v, 2)
+        q, k, v = self.query(x).flatten(2), k.flatten(2), v.flatten(2)  # [N, C', HW] (HW / 4 for pooled k, v)
         attention = torch.softmax(q.transpose(1, 2) @ k, dim=-1)  # beta [N, HW_j, HW_i], softmax over i
         o = (v @ attention.transpose(1, 2)).view(n, -1, h, w)  # o_j = sum_i beta_ji h(x_i)
         return x + self.gate * self.out(o)

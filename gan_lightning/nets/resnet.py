@@ -10,7 +10,9 @@ D: residual down-blocks (ReLU-conv3x3-ReLU-conv3x3-avgpool, the first without th
    is 128 wide, down to 8x8, 2 extra blocks.
 Labels: class-conditional BN in G (a gamma and beta per class), the projection term <embed(c), phi(x)> in D.
 Options shared by the residual families: `residual_scale` (x + alpha * f(x), the seed's stabiliser),
-`attention_resolution` (a SAGAN block after the block that outputs that size), spectral norm, init.
+`attention_resolution` (a SAGAN block after the block that outputs that size) and `attention_form` (the
+paper's block or the official code's, nets/blocks.SelfAttention), `upsample` in G (nearest, as the SNGAN code;
+bilinear, as Mimicry), spectral norm, init.
 SELF-MOD and BigGAN subclass the Generator through three hooks: setup_conditioning, make_norm, block_inputs.
 """
 
@@ -20,8 +22,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from gan_lightning.errors import ConfigError, check_power_of_two
+from gan_lightning.errors import ConfigError, check_choice, check_power_of_two
 from gan_lightning.nets.blocks import (
+    ATTENTION_FORMS,
     ConditionalBatchNorm2d,
     DBlock,
     GBlock,
@@ -42,13 +45,15 @@ from gan_lightning.nets.checks import (
 from gan_lightning.nets.eqlr import MinibatchStddev
 
 
-def attention_layers(role: str, resolution: int, sizes: list[int], channels: list[int]) -> nn.ModuleList:
+def attention_layers(role: str, resolution: int, sizes: list[int], channels: list[int],
+                     form: str = "paper") -> nn.ModuleList:
     """A SelfAttention after the (first) block whose output is `resolution` (0: none), Identity elsewhere."""
+    check_choice(f"arch.{role}.attention_form", form, ATTENTION_FORMS)
     if resolution and resolution not in sizes:
         raise ConfigError(f"arch.{role}.attention_resolution={resolution!r} is not supported at this image size; "
                           f"accepted: 0 (none) or a block output size, {sorted(set(sizes))}")
     first = sizes.index(resolution) if resolution else -1
-    return nn.ModuleList(SelfAttention(ch) if i == first else nn.Identity() for i, ch in enumerate(channels))
+    return nn.ModuleList(SelfAttention(ch, form) if i == first else nn.Identity() for i, ch in enumerate(channels))
 
 
 class Generator(nn.Module):
@@ -66,6 +71,8 @@ class Generator(nn.Module):
         attention_resolution: int = 0,
         spectral: bool = False,
         init: str = "xavier",
+        upsample: str = "nearest",
+        attention_form: str = "paper",
     ) -> None:
         super().__init__()
         log2 = check_power_of_two("arch.generator.img_resolution", img_resolution, 16)
@@ -76,9 +83,10 @@ class Generator(nn.Module):
         hidden = widths(channels, max_channels, self.num_blocks + 1)  # at 4x4, 8x8, ..., R x R
         project_dim = self.setup_conditioning()
         self.project = nn.Linear(project_dim, 16 * hidden[0])
-        self.blocks = nn.ModuleList(GBlock(a, b, self.make_norm, residual_scale) for a, b in zip(hidden, hidden[1:]))
+        self.blocks = nn.ModuleList(GBlock(a, b, self.make_norm, residual_scale, upsample)
+                                    for a, b in zip(hidden, hidden[1:]))
         sizes = [4 << (i + 1) for i in range(self.num_blocks)]
-        self.attention = attention_layers("generator", attention_resolution, sizes, hidden[1:])
+        self.attention = attention_layers("generator", attention_resolution, sizes, hidden[1:], attention_form)
         self.out_norm = self.make_out_norm(hidden[-1])
         self.out = nn.Conv2d(hidden[-1], img_channels, 3, 1, 1)
         init_residual_(self, init)
@@ -137,6 +145,7 @@ class Discriminator(nn.Module):
         attention_resolution: int = 0,
         mbstd_group_size: int = 0,
         init: str = "xavier",
+        attention_form: str = "paper",
     ) -> None:
         super().__init__()
         log2 = check_power_of_two("arch.discriminator.img_resolution", img_resolution, 16)
@@ -156,7 +165,7 @@ class Discriminator(nn.Module):
                    for i, (a, b) in enumerate(zip(hidden, hidden[1:]))]
         self.blocks = nn.ModuleList(blocks)
         sizes = [max(img_resolution >> (i + 1), bottom_resolution) for i in range(len(hidden))]
-        self.attention = attention_layers("discriminator", attention_resolution, sizes, hidden)
+        self.attention = attention_layers("discriminator", attention_resolution, sizes, hidden, attention_form)
         width = hidden[-1]
         # StyleGAN's D ends with minibatch stddev and a 3x3 conv at the bottom resolution
         self.mbstd = (nn.Sequential(MinibatchStddev(mbstd_group_size), nn.Conv2d(width + 1, width, 3, 1, 1))

@@ -20,9 +20,10 @@ class Generator(resnet.Generator):
 
     def __init__(self, z_dim: int, img_resolution: int, img_channels: int, c_dim: int = 0, channels: int = 256,
                  max_channels: int = 256, residual_scale: float = 1.0, attention_resolution: int = 32,
-                 spectral: bool = True, init: str = "orthogonal") -> None:
+                 spectral: bool = True, init: str = "orthogonal", upsample: str = "nearest",
+                 attention_form: str = "paper") -> None:
         super().__init__(z_dim, img_resolution, img_channels, c_dim, channels, max_channels, residual_scale,
-                         attention_resolution, spectral, init)
+                         attention_resolution, spectral, init, upsample, attention_form)
 
 
 class Discriminator(resnet.Discriminator):
@@ -31,6 +32,7 @@ class Discriminator(resnet.Discriminator):
     def __init__(self, img_resolution: int, img_channels: int, c_dim: int = 0, normalization: str = "spectral",
                  channels: int = 128, max_channels: int = 128, bottom_resolution: int = 8, extra_blocks: int = 2,
                  residual_scale: float = 1.0, attention_resolution: int = 16, mbstd_group_size: int = 0,
-                 init: str = "orthogonal") -> None:
+                 init: str = "orthogonal", attention_form: str = "paper") -> None:
         super().__init__(img_resolution, img_channels, c_dim, normalization, channels, max_channels,
-                         bottom_resolution, extra_blocks, residual_scale, attention_resolution, mbstd_group_size, init)
+                         bottom_resolution, extra_blocks, residual_scale, attention_resolution, mbstd_group_size, init,
+                         attention_form)

@@ -22,12 +22,13 @@ class Generator(resnet.Generator):
 
     def __init__(self, z_dim: int, img_resolution: int, img_channels: int, c_dim: int = 0, channels: int = 256,
                  max_channels: int = 256, hidden: int = 32, residual_scale: float = 1.0,
-                 attention_resolution: int = 0, spectral: bool = False, init: str = "xavier") -> None:
+                 attention_resolution: int = 0, spectral: bool = False, init: str = "xavier",
+                 upsample: str = "nearest", attention_form: str = "paper") -> None:
         if not isinstance(hidden, int) or hidden < 1:
             raise ConfigError(f"arch.generator.hidden={hidden!r} is not supported; accepted: an integer >= 1")
         self.hidden = hidden  # read by make_norm during the base constructor
         super().__init__(z_dim, img_resolution, img_channels, c_dim, channels, max_channels, residual_scale,
-                         attention_resolution, spectral, init)
+                         attention_resolution, spectral, init, upsample, attention_form)
 
     def setup_conditioning(self) -> int:
         if self.c_dim:

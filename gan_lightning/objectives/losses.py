@@ -130,21 +130,26 @@ _RA_OUTER = {
 class RelativisticAverage(GANLoss):
     """Relativistic average GAN (RaSGAN, RaLSGAN, RaHinge): each sample judged against the other side's mean.
 
-    `kind` picks the outer function: "standard" (logistic), "lsgan" or "hinge".
+    `kind` picks the outer function: "standard" (logistic), "lsgan" or "hinge". `scale` multiplies both
+    losses: 1 is the paper's sum of the two terms (Jolicoeur-Martineau 2019, eqs. for RaSGAN, RaLSGAN), 0.5
+    the official code's mean of them (AlexiaJM/RelativisticGAN GAN_losses_iter.py, `/2`); it matters only
+    against a regularizer's weight, since Adam ignores a constant factor.
     """
 
     uses_real_in_g = True
     kinds = tuple(_RA_OUTER)
 
-    def __init__(self, kind: str = "standard", drift: float = 0.0) -> None:
+    def __init__(self, kind: str = "standard", drift: float = 0.0, scale: float = 1.0) -> None:
         super().__init__(drift)
         check_choice("loss.kind", kind, self.kinds)
         self.kind = kind
+        self.scale = check_number("loss.scale", scale, 0, above=True)
         self.outer_up, self.outer_down = _RA_OUTER[kind]
 
     def _pair(self, upper: Tensor, lower: Tensor) -> Tensor:
         """Loss for making `upper` look more real than the mean of `lower` and vice versa."""
-        return self.outer_up(upper - lower.mean()).mean() + self.outer_down(lower - upper.mean()).mean()
+        loss = self.outer_up(upper - lower.mean()).mean() + self.outer_down(lower - upper.mean()).mean()
+        return loss * self.scale if self.scale != 1.0 else loss
 
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return self._pair(real_logits, fake_logits)

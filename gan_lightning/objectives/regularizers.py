@@ -239,8 +239,10 @@ def filter_weights(net: nn.Module) -> list[Tensor]:
 
 
 class Orthogonal(Regularizer):
-    """BigGAN's orthogonal regularization (Brock et al. 2019, sec. 3.1, eq. 3): beta * sum over weights of
-    ||W W^T (.) (1 - I)||_F^2, W a layer's filters [out, in * k * k]; class embeddings excluded.
+    """BigGAN's orthogonal regularization (Brock et al. 2019, sec. 3.1, eq. 3) at the strength of its code:
+    (beta / 2) * sum over weights of ||W W^T (.) (1 - I)||_F^2, W a layer's filters [out, in * k * k], class
+    embeddings excluded. Its gradient is BigGAN-PyTorch's `utils.ortho`, 2 beta (W W^T (.) (1 - I)) W; eq. 3
+    differentiated as written would give 4 beta (...), twice the strength the published beta was tuned at.
 
     The paper applies it to G (`generator_weight`, beta = 1e-4), where it makes G amenable to truncation;
     `weight` applies it to D as well (0 by default).
@@ -253,13 +255,13 @@ class Orthogonal(Regularizer):
         self.generator_weight = check_number(f"regularizer.{self.key}.generator_weight", generator_weight, 0)
 
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
-        return torch.stack([off_diagonal_gram(w) for w in filter_weights(discriminator)]).sum()
+        return 0.5 * torch.stack([off_diagonal_gram(w) for w in filter_weights(discriminator)]).sum()
 
     def generator_penalty(self, generator: nn.Module, real: Tensor | None = None,
                           c: Tensor | None = None) -> Tensor | None:
         if self.generator_weight == 0:
             return None
-        return self.generator_weight * torch.stack([off_diagonal_gram(w) for w in filter_weights(generator)]).sum()
+        return self.penalty(generator, None, None, None) * self.generator_weight
 
 
 class Reconstruction(Regularizer):
