@@ -9,7 +9,9 @@ conv-noise-LReLU-AdaIN layers per resolution (the first at 4x4 acts on the const
 Changed: trained at full resolution (no progressive growing, as StyleGAN2), nearest upsampling without the
 blur filter, a tanh on the output because every net of this project returns images in [-1, 1]. Labels enter
 as in StyleGAN2-ADA: an embedding of c, normalized and concatenated with z before the mapping MLP.
-D is the ResNet-style D of nets/resnet.py with minibatch stddev (StyleGAN2's residual D, Fig. 7c).
+D is StyleGAN2's residual D (nets/residual_d.py, Karras et al. 2020, Fig. 7c): equalized learning rate, leaky
+ReLU 0.2, [1,3,3,1] FIR downsampling, skips joined with gain sqrt(0.5), minibatch stddev, a 3x3 conv and two
+FC layers, as stylegan2-ada-pytorch; the official StyleGAN D is the same without the skips.
 """
 
 from __future__ import annotations
@@ -21,9 +23,7 @@ from torch import Tensor, nn
 from gan_lightning.errors import check_number, check_power_of_two
 from gan_lightning.nets.checks import check_c_dim, check_labels, check_sizes, widths
 from gan_lightning.nets.eqlr import EqualizedConv2d, EqualizedLinear, PixelNorm
-from gan_lightning.nets.resnet import (
-    Discriminator,  # with mbstd_group_size > 0, see conf/arch/stylegan.yaml
-)
+from gan_lightning.nets.residual_d import Discriminator
 
 
 def adain(x: Tensor, style: Tensor, eps: float = 1e-8) -> Tensor:
