@@ -26,7 +26,6 @@ from gan_lightning.training.callbacks.speed import plain_backward
 from gan_lightning.training.divergence import check_finite
 from gan_lightning.training.schedule import run_finished
 
-
 # G_ema is in eval mode on purpose (it is never trained); Lightning warns about any eval-mode module.
 warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
 # Lightning 2.6 with a recent torch warns about its own use of a deprecated pytree API.
@@ -44,7 +43,6 @@ def seed_rngs(seed: int, device: torch.device) -> None:
     torch.default_generator.manual_seed(seed)
     if device.type != "cpu":
         torch.get_device_module(device.type).manual_seed(seed)
-
 
 
 def check_generator_options(net: nn.Module, options: dict) -> None:
@@ -173,7 +171,7 @@ class GAN(L.LightningModule):
 
     def configure_optimizers(self):
         d_optimizer = self.regularizer.adjust_optimizer(self.d_optimizer(self.discriminator.parameters()))
-        return [self.g_optimizer(self.generator.parameters()), d_optimizer]
+        return [self.regularizer.adjust_generator_optimizer(self.g_optimizer(self.generator.parameters())), d_optimizer]
 
     def on_fit_start(self) -> None:
         # fp16 (trainer.precision=16-mixed): penalties on D's input gradient scale it as the loss is scaled
@@ -234,7 +232,8 @@ class GAN(L.LightningModule):
         self.regularizer.after_d_step(self.discriminator)
 
     def generator_step(self, opt: torch.optim.Optimizer, real: Tensor, c: Tensor | None) -> dict[str, Tensor]:
-        """One G update through a frozen D."""
+        """One G update through a frozen D. A G penalty (BigGAN's ortho, SinGAN's rec), when due, joins the loss,
+        or is a G step of its own after it for lazy ones (generator_interval > 1, StyleGAN2's path length)."""
         self.toggle_optimizer(opt)  # D's parameters stop collecting gradients
         D = self.augmented_discriminator
         fake_logits = D(self.generator(self.sample_z(real.shape[0]), c), c)
@@ -244,15 +243,25 @@ class GAN(L.LightningModule):
                 real_logits = D(real, c)
         loss = self.loss.g(fake_logits, real_logits)
         logs = {"loss/g": loss.detach()}
-        penalty = self.regularizer.generator_penalty(self.generator, real, c)  # BigGAN's ortho, SinGAN's rec
+        due, lazy = self.regularizer.generator_is_due(self.g_steps), self.regularizer.generator_interval > 1
+        penalty = self.generator_penalty(real, c, logs) if due and not lazy else None
+        self.g_update(opt, loss if penalty is None else loss + penalty)
+        if due and lazy and (penalty := self.generator_penalty(real, c, logs)) is not None:
+            self.g_update(opt, penalty)
+        self.untoggle_optimizer(opt)
+        return logs
+
+    def generator_penalty(self, real: Tensor, c: Tensor | None, logs: dict[str, Tensor]) -> Tensor | None:
+        """The regularizer's weighted G penalty (logged), or None."""
+        penalty = self.regularizer.generator_penalty(self.generator, real, c)
         if penalty is not None:
-            loss = loss + penalty
             logs[f"reg/{self.regularizer.generator_name}"] = penalty.detach()
+        return penalty
+
+    def g_update(self, opt: torch.optim.Optimizer, loss: Tensor) -> None:
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         opt.step()
-        self.untoggle_optimizer(opt)
-        return logs
 
     def check_finite(self, weights: bool = False) -> bool:
         """Stop the run with one line naming the tensor, kimg and batch when a loss of the last batch (or, with
