@@ -16,6 +16,8 @@ FC layers, as stylegan2-ada-pytorch; the official StyleGAN D is the same without
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -40,6 +42,17 @@ def adain(x: Tensor, style: Tensor, eps: float = 1e-8) -> Tensor:
 def mix_styles(ws: Tensor, w2: Tensor, cutoff: int) -> Tensor:
     """Style mixing: layers [0, cutoff) keep ws [N, L, w_dim], layers [cutoff, L) take w2 [N, w_dim]."""
     return torch.cat([ws[:, :cutoff], w2[:, None].expand(-1, ws.shape[1] - cutoff, -1)], dim=1)
+
+
+def layer_styles(w: Tensor, num_ws: int, w_avg: Tensor, truncation: float | None = None,
+                 mix: Callable[[], Tensor] | None = None) -> Tensor:
+    """w [N, w_dim] for each of num_ws layers [N, num_ws, w_dim]; with `mix` (style mixing is on), the layers
+    from a random cut-off take the w that mix() maps; then psi = `truncation` toward w_avg (1: none, 0: w_avg)."""
+    ws = w[:, None].expand(-1, num_ws, -1)
+    if mix is not None:
+        cutoff = int(torch.randint(1, num_ws, ()))
+        ws = mix_styles(ws, mix(), cutoff)
+    return ws if truncation is None else w_avg.to(ws.dtype).lerp(ws, truncation)
 
 
 class MappingNetwork(nn.Module):
@@ -127,13 +140,9 @@ class Generator(nn.Module):
         w = self.mapping(z, c)
         if self.training:  # w is bf16 under autocast; the buffer stays float32
             self.w_avg.copy_(w.detach().mean(dim=0).to(self.w_avg.dtype).lerp(self.w_avg, self.w_avg_beta))
-        ws = w[:, None].expand(-1, self.num_ws, -1)
-        if self.training and self.mixing_prob > 0 and torch.rand(()) < self.mixing_prob:
-            cutoff = int(torch.randint(1, self.num_ws, ()))
-            ws = mix_styles(ws, self.mapping(torch.randn_like(z), c), cutoff)
-        if truncation is not None:  # psi = 1: no change; psi = 0: every sample is the mean w
-            ws = self.w_avg.to(ws.dtype).lerp(ws, truncation)
-        return ws
+        mix = self.training and self.mixing_prob > 0 and torch.rand(()) < self.mixing_prob
+        return layer_styles(w, self.num_ws, self.w_avg, truncation,
+                            (lambda: self.mapping(torch.randn_like(z), c)) if mix else None)
 
     def synthesis(self, ws: Tensor) -> Tensor:
         """Images [N, C, R, R] in [-1, 1] from per-layer styles ws [N, num_ws, w_dim]."""
@@ -148,4 +157,4 @@ class Generator(nn.Module):
         return self.synthesis(self.styles(z, c, truncation))
 
 
-__all__ = ["Generator", "Discriminator", "MappingNetwork", "StyleLayer", "adain", "mix_styles"]
+__all__ = ["Generator", "Discriminator", "MappingNetwork", "StyleLayer", "adain", "layer_styles", "mix_styles"]

@@ -26,7 +26,7 @@ from gan_lightning.errors import check_choice, check_number, check_power_of_two
 from gan_lightning.nets.checks import check_c_dim, check_labels, check_sizes
 from gan_lightning.nets.fir import conv_transpose2d_up, upsample2d
 from gan_lightning.nets.residual_d import Discriminator, stylegan2_widths
-from gan_lightning.nets.stylegan import mix_styles
+from gan_lightning.nets.stylegan import layer_styles
 from gan_lightning.nets.stylegan2_layers import FullyConnected, MappingNetwork, bias_act
 
 NOISE_MODES = ("random", "const", "none")
@@ -153,13 +153,9 @@ class Generator(nn.Module):
     def styles(self, z: Tensor, c: Tensor | None = None, truncation: float | None = None) -> Tensor:
         """The per-layer w's [N, num_ws, w_dim]: mapped (w_avg tracked in training), mixed (training), truncated."""
         w = self.mapping(z, c)
-        ws = w[:, None].expand(-1, self.num_ws, -1)
-        if self.training and self.mixing_prob > 0 and torch.rand(()) < self.mixing_prob:
-            cutoff = int(torch.randint(1, self.num_ws, ()))
-            ws = mix_styles(ws, self.mapping(torch.randn_like(z), c, update_w_avg=False), cutoff)
-        if truncation is not None:  # psi = 1: no change; psi = 0: every sample is the mean w
-            ws = self.mapping.w_avg.lerp(ws, truncation)
-        return ws
+        mix = self.training and self.mixing_prob > 0 and torch.rand(()) < self.mixing_prob
+        return layer_styles(w, self.num_ws, self.mapping.w_avg, truncation,
+                            (lambda: self.mapping(torch.randn_like(z), c, update_w_avg=False)) if mix else None)
 
     def synthesis(self, ws: Tensor, noise_mode: str = "random") -> Tensor:
         """Images [N, C, R, R] from ws [N, num_ws, w_dim]; block i reads its layers' w's and its toRGB's."""

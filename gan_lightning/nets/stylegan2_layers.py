@@ -64,7 +64,8 @@ class Conv2dLayer(EqualizedConv2d):
             x = conv2d_down(x, w, self.padding)
         else:
             x = F.conv2d(x, w, padding=self.padding)
-        return bias_act(x, self.bias, self.activation, gain, None if self.conv_clamp is None else self.conv_clamp * gain)
+        clamp = None if self.conv_clamp is None else self.conv_clamp * gain
+        return bias_act(x, self.bias, self.activation, gain, clamp)
 
 
 class MappingNetwork(nn.Module):
