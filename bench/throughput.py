@@ -42,7 +42,7 @@ NARROW = {
     **{arch: [f"arch.{role}.{key}=32" for role in ("generator", "discriminator") for key in ("channels", "max_channels")]
        for arch in ("resnet", "resnet19", "sagan", "selfmod", "biggan")},
     "stylegan": ["arch.generator.w_dim=64", "arch.generator.channels=16", "arch.generator.max_channels=32",
-                 "arch.discriminator.channels=16", "arch.discriminator.max_channels=32"],
+                 "arch.discriminator.channel_base=512", "arch.discriminator.max_channels=32"],
     "pggan": ["arch.generator.max_channels=32", "arch.discriminator.max_channels=32"],
 }
 FIXED_STAGE = {"pggan": ["arch.schedule.start_resolution=${dataset.resolution}"]}

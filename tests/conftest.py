@@ -37,10 +37,13 @@ ARCH_TINY = {
     **{arch: [f"arch.{role}.{key}=8" for role in ("generator", "discriminator") for key in ("channels", "max_channels")]
        for arch in ("resnet", "resnet19", "sagan", "selfmod", "biggan")},
     "stylegan": ["arch.generator.w_dim=16", "arch.generator.channels=8", "arch.generator.max_channels=16",
-                 "arch.discriminator.channels=8", "arch.discriminator.max_channels=16"],
+                 "arch.discriminator.channel_base=128", "arch.discriminator.max_channels=16"],
 }
 ARCH_TINY["r3gan"] = [f"arch.{role}.{key}={value}" for role in ("generator", "discriminator")
                       for key, value in (("width", 8), ("cardinality", 2), ("blocks", 1))]
+ARCH_TINY["stylegan2"] = ["arch.generator.w_dim=16", "arch.generator.mapping_layers=2", "arch.generator.channel_base=128",
+                          "arch.generator.max_channels=16", "arch.discriminator.channel_base=128",
+                          "arch.discriminator.max_channels=16"]
 ARCH_TINY["began"] = ["arch.generator.channels=8", "arch.discriminator.channels=8", "arch.discriminator.h_dim=8"]
 # the bundled photo at 40x27: 4 scales from a short side of 12; batches of the one image
 ARCH_TINY["singan"] = ["dataset=single_image", "dataset.max_size=40", "arch.min_size=12", "arch.generator.width=4",

@@ -21,7 +21,8 @@ from gan_lightning.nets.singan import (
     resize,
     scale_widths,
 )
-from gan_lightning.objectives.regularizers import PatchGradientPenalty, Reconstruction
+from gan_lightning.objectives.generator_penalties import Reconstruction
+from gan_lightning.objectives.regularizers import PatchGradientPenalty
 from gan_lightning.training.callbacks.singan import ScaleSchedule, montage, pyramid_kimg
 from tests.conftest import compose, tiny
 from tests.test_module import fit

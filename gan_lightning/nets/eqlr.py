@@ -58,17 +58,19 @@ class PixelNorm(nn.Module):
 
 
 class MinibatchStddev(nn.Module):
-    """Minibatch standard deviation (PGGAN sec. 3): one extra feature map per group of samples.
+    """Minibatch standard deviation (PGGAN sec. 3; StyleGAN2's `num_channels`): extra feature maps per group.
 
     The batch is split into groups of `group_size` (the official code's 4; the whole batch when it does not
-    divide); within a group, the standard deviation of every feature at every pixel is averaged into one
-    number, appended to each sample of the group as a constant channel. [N, C, H, W] -> [N, C + 1, H, W].
+    divide) and the channels into `num_channels` groups; within a sample group, the standard deviation of
+    every feature at every pixel is averaged over each channel group into one number, appended to each sample
+    of the group as a constant channel. [N, C, H, W] -> [N, C + num_channels, H, W].
     The variance is the biased one, as in the official code; `unbiased=True` gives pytorch_GAN_zoo's.
     """
 
-    def __init__(self, group_size: int = 4, eps: float = 1e-8, unbiased: bool = False) -> None:
+    def __init__(self, group_size: int = 4, num_channels: int = 1, eps: float = 1e-8, unbiased: bool = False) -> None:
         super().__init__()
         self.group_size = group_size
+        self.num_channels = num_channels
         self.eps = eps
         self.unbiased = unbiased
 
@@ -77,10 +79,11 @@ class MinibatchStddev(nn.Module):
         g = min(self.group_size, n)
         if n % g:
             g = n
-        y = x.reshape(g, n // g, c, h, w).float()  # sample i lands in group i % (n // g), as the official code
-        y = (y.var(dim=0, unbiased=self.unbiased) + self.eps).sqrt()  # [n/g, C, H, W]
-        y = y.mean(dim=(1, 2, 3)).to(x.dtype)  # [n/g]
-        y = y.repeat(g).reshape(n, 1, 1, 1).expand(n, 1, h, w)
+        f = self.num_channels
+        y = x.reshape(g, n // g, f, c // f, h, w).float()  # sample i lands in group i % (n // g), as the official code
+        y = (y.var(dim=0, unbiased=self.unbiased) + self.eps).sqrt()  # [n/g, F, C/F, H, W]
+        y = y.mean(dim=(2, 3, 4)).to(x.dtype)  # [n/g, F]
+        y = y.repeat(g, 1).reshape(n, f, 1, 1).expand(n, f, h, w)
         return torch.cat([x, y], dim=1)
 
 

@@ -11,10 +11,14 @@ blur filter (`blur=True` adds the paper's [1, 2, 1] filter after each upsampling
 because every net of this project returns images in [-1, 1] (`output_tanh=False`: the paper's linear output).
 tests/test_parity_karras.py checks G against rosinality/style-based-gan-pytorch in that setting. Labels enter
 as in StyleGAN2-ADA: an embedding of c, normalized and concatenated with z before the mapping MLP.
-D is the ResNet-style D of nets/resnet.py with minibatch stddev (StyleGAN2's residual D, Fig. 7c).
+D is StyleGAN2's residual D (nets/residual_d.py, Karras et al. 2020, Fig. 7c): equalized learning rate, leaky
+ReLU 0.2, [1,3,3,1] FIR downsampling, skips joined with gain sqrt(0.5), minibatch stddev, a 3x3 conv and two
+FC layers, as stylegan2-ada-pytorch; the official StyleGAN D is the same without the skips.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -23,9 +27,7 @@ from torch import Tensor, nn
 from gan_lightning.errors import check_number, check_power_of_two
 from gan_lightning.nets.checks import check_c_dim, check_labels, check_sizes, widths
 from gan_lightning.nets.eqlr import EqualizedConv2d, EqualizedLinear, PixelNorm
-from gan_lightning.nets.resnet import (
-    Discriminator,  # with mbstd_group_size > 0, see conf/arch/stylegan.yaml
-)
+from gan_lightning.nets.residual_d import Discriminator
 
 
 def adain(x: Tensor, style: Tensor, eps: float = 1e-8) -> Tensor:
@@ -49,6 +51,17 @@ def blur(x: Tensor) -> Tensor:
 def mix_styles(ws: Tensor, w2: Tensor, cutoff: int) -> Tensor:
     """Style mixing: layers [0, cutoff) keep ws [N, L, w_dim], layers [cutoff, L) take w2 [N, w_dim]."""
     return torch.cat([ws[:, :cutoff], w2[:, None].expand(-1, ws.shape[1] - cutoff, -1)], dim=1)
+
+
+def layer_styles(w: Tensor, num_ws: int, w_avg: Tensor, truncation: float | None = None,
+                 mix: Callable[[], Tensor] | None = None) -> Tensor:
+    """w [N, w_dim] for each of num_ws layers [N, num_ws, w_dim]; with `mix` (style mixing is on), the layers
+    from a random cut-off take the w that mix() maps; then psi = `truncation` toward w_avg (1: none, 0: w_avg)."""
+    ws = w[:, None].expand(-1, num_ws, -1)
+    if mix is not None:
+        cutoff = int(torch.randint(1, num_ws, ()))
+        ws = mix_styles(ws, mix(), cutoff)
+    return ws if truncation is None else w_avg.to(ws.dtype).lerp(ws, truncation)
 
 
 class MappingNetwork(nn.Module):
@@ -143,13 +156,9 @@ class Generator(nn.Module):
         w = self.mapping(z, c)
         if self.training:  # w is bf16 under autocast; the buffer stays float32
             self.w_avg.copy_(w.detach().mean(dim=0).to(self.w_avg.dtype).lerp(self.w_avg, self.w_avg_beta))
-        ws = w[:, None].expand(-1, self.num_ws, -1)
-        if self.training and self.mixing_prob > 0 and torch.rand(()) < self.mixing_prob:
-            cutoff = int(torch.randint(1, self.num_ws, ()))
-            ws = mix_styles(ws, self.mapping(torch.randn_like(z), c), cutoff)
-        if truncation is not None:  # psi = 1: no change; psi = 0: every sample is the mean w
-            ws = self.w_avg.to(ws.dtype).lerp(ws, truncation)
-        return ws
+        mix = self.training and self.mixing_prob > 0 and torch.rand(()) < self.mixing_prob
+        return layer_styles(w, self.num_ws, self.w_avg, truncation,
+                            (lambda: self.mapping(torch.randn_like(z), c)) if mix else None)
 
     def synthesis(self, ws: Tensor, noise: list[Tensor] | None = None) -> Tensor:
         """Images [N, C, R, R] in [-1, 1] from per-layer styles ws [N, num_ws, w_dim]; `noise`: one map
@@ -166,4 +175,4 @@ class Generator(nn.Module):
         return self.synthesis(self.styles(z, c, truncation))
 
 
-__all__ = ["Generator", "Discriminator", "MappingNetwork", "StyleLayer", "adain", "mix_styles"]
+__all__ = ["Generator", "Discriminator", "MappingNetwork", "StyleLayer", "adain", "layer_styles", "mix_styles"]

@@ -66,6 +66,11 @@ class Penalties(nn.Module):
             raise ConfigError(f"regularizer intervals {intervals} are not supported together: D's optimizer is "
                               "adjusted for one lazy interval; accepted: the same interval for every lazy penalty")
         self.lazy = next((reg for reg in self.items.values() if reg.lazy), None)  # the one that adjusts D's Adam
+        generator_lazy = [reg for reg in self.items.values() if reg.generator_interval > 1]
+        if len(generator_lazy) > 1:
+            raise ConfigError(f"regularizer=[{','.join(self.items)}] has {len(generator_lazy)} lazy G penalties; "
+                              "accepted: one (G's optimizer is adjusted for one lazy interval)")
+        self.generator_lazy = generator_lazy[0] if generator_lazy else None
 
     @property
     def double_backward(self) -> bool:
@@ -96,8 +101,16 @@ class Penalties(nn.Module):
         for reg in self.items.values():
             reg.after_d_step(discriminator)
 
-    def generator_penalties(self, generator: nn.Module, real: Tensor, c: Tensor | None) -> dict[str, Tensor]:
-        """The weighted G-side penalties (BigGAN's ortho, SinGAN's reconstruction) by log key `reg/<name>`."""
+    def adjust_generator_optimizer(self, optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+        """G's optimizer, adjusted for the lazy G penalty if there is one (StyleGAN2's path length)."""
+        return self.generator_lazy.adjust_generator_optimizer(optimizer) if self.generator_lazy else optimizer
+
+    def generator_penalties(self, generator: nn.Module, real: Tensor, c: Tensor | None, g_step: int = 0,
+                            lazy: bool = False) -> dict[str, Tensor]:
+        """The weighted G-side penalties due at this G step (0-based) by log key `reg/<name>`: those that join
+        the G loss (BigGAN's ortho, SinGAN's reconstruction), or with `lazy` those that are a G step of their
+        own after it (StyleGAN2's path length, generator_interval > 1)."""
         penalties = {f"reg/{reg.generator_name}": reg.generator_penalty(generator, real, c)
-                     for reg in self.items.values()}
+                     for reg in self.items.values()
+                     if (reg.generator_interval > 1) == lazy and reg.generator_is_due(g_step)}
         return {key: penalty for key, penalty in penalties.items() if penalty is not None}

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-from gan_lightning.errors import ConfigError, check_number
+from gan_lightning.errors import check_number
 
 
 class Regularizer(nn.Module):
@@ -45,15 +45,19 @@ class Regularizer(nn.Module):
         return self.weight != 0 and self.interval > 1
 
     def adjust_optimizer(self, optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
-        """Lazy regularisation: lr * c and every beta ** c, c = interval / (interval + 1), so that D's
-        optimizer, stepped interval + 1 times per interval batches, keeps the momentum of every-batch steps."""
-        if self.lazy:
-            c = self.interval / (self.interval + 1)
-            for group in optimizer.param_groups:
-                group["lr"] = group["lr"] * c
-                if "betas" in group:
-                    group["betas"] = tuple(beta**c for beta in group["betas"])
-        return optimizer
+        """D's optimizer for lazy regularisation (`lazy_adjusted`)."""
+        return lazy_adjusted(optimizer, self.interval) if self.lazy else optimizer
+
+    # G steps between G penalties; > 1: lazy, a G step of its own every `generator_interval` (StyleGAN2's PL)
+    generator_interval = 1
+
+    def generator_is_due(self, g_step: int) -> bool:
+        """Whether `generator_penalty` runs at this G step (0-based)."""
+        return g_step % self.generator_interval == 0
+
+    def adjust_generator_optimizer(self, optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+        """G's optimizer for a lazy G penalty, adjusted as D's is for a lazy D penalty."""
+        return lazy_adjusted(optimizer, self.generator_interval)
 
     def generator_penalty(self, generator: nn.Module, real: Tensor | None = None,
                           c: Tensor | None = None) -> Tensor | None:
@@ -76,6 +80,18 @@ class Regularizer(nn.Module):
 
     def after_d_step(self, discriminator: nn.Module) -> None:
         """Hook after D's optimizer step; most regularizers do nothing here."""
+
+
+def lazy_adjusted(optimizer: torch.optim.Optimizer, interval: int) -> torch.optim.Optimizer:
+    """Lazy regularisation: lr * c and every beta ** c, c = interval / (interval + 1), so that an optimizer
+    stepped interval + 1 times per interval batches keeps the momentum of every-batch steps."""
+    if interval > 1:
+        c = interval / (interval + 1)
+        for group in optimizer.param_groups:
+            group["lr"] = group["lr"] * c
+            if "betas" in group:
+                group["betas"] = tuple(beta**c for beta in group["betas"])
+    return optimizer
 
 
 class NoRegularizer(Regularizer):
@@ -262,41 +278,3 @@ class Orthogonal(Regularizer):
         if self.generator_weight == 0:
             return None
         return self.penalty(generator, None, None, None) * self.generator_weight
-
-
-class Reconstruction(Regularizer):
-    """SinGAN's reconstruction loss (Shaham et al. 2019, sec. 2.2): weight * ||G(z_rec) - x||^2 (the mean over
-    pixels, as the official code's MSE) added to the G loss; `generator.reconstruct()` gives G(z_rec), the
-    batch gives x. D gets the penalty of the regularizer it wraps (WGAN-GP for SinGAN)."""
-
-    generator_name = "rec"
-    config_key = "reconstruction"
-
-    def __init__(self, discriminator_penalty: Regularizer, weight: float = 10.0) -> None:
-        super().__init__(weight=discriminator_penalty.weight, interval=discriminator_penalty.interval)
-        self.discriminator_penalty = discriminator_penalty
-        self.reconstruction_weight = check_number("regularizer.reconstruction.weight", weight, 0)
-
-    @property
-    def name(self) -> str:
-        return self.discriminator_penalty.name
-
-    def adjust_optimizer(self, optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
-        return self.discriminator_penalty.adjust_optimizer(optimizer)
-
-    def forward(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None = None,
-                real_logits: Tensor | None = None) -> Tensor:
-        return self.discriminator_penalty(discriminator, real, fake, c, real_logits)
-
-    def after_d_step(self, discriminator: nn.Module) -> None:
-        self.discriminator_penalty.after_d_step(discriminator)
-
-    def generator_penalty(self, generator: nn.Module, real: Tensor | None = None,
-                          c: Tensor | None = None) -> Tensor | None:
-        if self.reconstruction_weight == 0:
-            return None
-        if real is None or not callable(getattr(generator, "reconstruct", None)):
-            raise ConfigError(f"regularizer=reconstruction needs the reals and a generator with reconstruct() "
-                              f"(arch=singan); got {type(generator).__name__}")
-        reconstruction = generator.reconstruct()  # [1, C, H, W]
-        return self.reconstruction_weight * (reconstruction - real).square().mean()

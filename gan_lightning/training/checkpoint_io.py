@@ -24,6 +24,9 @@ from gan_lightning.errors import ConfigError
 
 # module paths of the layout before issue 20 (main at 36cde73) -> today's; the longest prefix wins
 TARGET_ALIASES = {
+    # moved with the G penalties (StyleGAN2's path length); listed before the prefixes they start with
+    "gan_lightning.regularizers.Reconstruction": "gan_lightning.objectives.generator_penalties.Reconstruction",
+    "gan_lightning.objectives.regularizers.Reconstruction": "gan_lightning.objectives.generator_penalties.Reconstruction",
     "gan_lightning.callbacks.": "gan_lightning.training.callbacks.",
     "gan_lightning.module.": "gan_lightning.training.module.",
     "gan_lightning.schedule.": "gan_lightning.training.schedule.",

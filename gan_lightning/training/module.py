@@ -47,7 +47,6 @@ def seed_rngs(seed: int, device: torch.device) -> None:
         torch.get_device_module(device.type).manual_seed(seed)
 
 
-
 def check_generator_options(net: nn.Module, options: dict) -> None:
     """A clear error for sampling options (e.g. truncation) that this generator's forward does not take."""
     accepted = [name for name in inspect.signature(net.forward).parameters if name not in ("z", "c")]
@@ -174,7 +173,7 @@ class GAN(L.LightningModule):
 
     def configure_optimizers(self):
         d_optimizer = self.regularizer.adjust_optimizer(self.d_optimizer(self.discriminator.parameters()))
-        return [self.g_optimizer(self.generator.parameters()), d_optimizer]
+        return [self.regularizer.adjust_generator_optimizer(self.g_optimizer(self.generator.parameters())), d_optimizer]
 
     def on_fit_start(self) -> None:
         # fp16 (trainer.precision=16-mixed): penalties on D's input gradient scale it as the loss is scaled
@@ -235,7 +234,8 @@ class GAN(L.LightningModule):
         self.regularizer.after_d_step(self.discriminator)
 
     def generator_step(self, opt: torch.optim.Optimizer, real: Tensor, c: Tensor | None) -> dict[str, Tensor]:
-        """One G update through a frozen D."""
+        """One G update through a frozen D. A G penalty (BigGAN's ortho, SinGAN's rec), when due, joins the loss,
+        or is a G step of its own after it for lazy ones (generator_interval > 1, StyleGAN2's path length)."""
         self.toggle_optimizer(opt)  # D's parameters stop collecting gradients
         D = self.augmented_discriminator
         fake_logits = D(self.generator(self.sample_z(real.shape[0]), c), c)
@@ -245,14 +245,21 @@ class GAN(L.LightningModule):
                 real_logits = D(real, c)
         loss = self.loss.g(fake_logits, real_logits)
         logs = {"loss/g": loss.detach()}
-        for key, penalty in self.regularizer.generator_penalties(self.generator, real, c).items():
+        for key, penalty in self.regularizer.generator_penalties(self.generator, real, c, self.g_steps).items():
             loss = loss + penalty  # BigGAN's ortho, SinGAN's reconstruction
             logs[key] = penalty.detach()
+        self.g_update(opt, loss)
+        if lazy := self.regularizer.generator_penalties(self.generator, real, c, self.g_steps, lazy=True):
+            # StyleGAN2's path length: a G step of its own
+            logs |= {key: penalty.detach() for key, penalty in lazy.items()}
+            self.g_update(opt, sum(lazy.values()))
+        self.untoggle_optimizer(opt)
+        return logs
+
+    def g_update(self, opt: torch.optim.Optimizer, loss: Tensor) -> None:
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         opt.step()
-        self.untoggle_optimizer(opt)
-        return logs
 
     def check_finite(self, weights: bool = False) -> bool:
         """Stop the run with one line naming the tensor, kimg and batch when a loss of the last batch (or, with
