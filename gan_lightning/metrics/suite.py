@@ -89,7 +89,7 @@ class MetricSuite:
         bar = tqdm(total=own, desc="metrics", unit="img", disable=not progress, leave=False)
         cached = self.feed_reals(reals[chosen], real_chunks, dataset, n_real, device, bar)
         for start, size in fake_chunks:
-            self.feed(fake(start, size).to(device), real=False, features=self.used_features(real=False))
+            self.feed(fake(start, size).to(device), real=False, features=self.used_features(real=False), start=start)
             bar.update(size)
         bar.close()
         values: dict[str, float] = {}
@@ -98,12 +98,13 @@ class MetricSuite:
                 values.update(rename(metric.compute(), metric.name, name))
         return values, self.provenance(dataset, n_real, cached)
 
-    def feed(self, images: Tensor, real: bool, features: dict[str, FeatureNet]) -> dict[str, Tensor]:
-        """Give one chunk to the image metrics and, through each network in `features`, to its metrics."""
+    def feed(self, images: Tensor, real: bool, features: dict[str, FeatureNet], start: int = 0) -> dict[str, Tensor]:
+        """Give one chunk (the images from `start` on) to the image metrics and, through each network in
+        `features`, to its metrics."""
         metrics = [m for m in self.active() if m.needs_real or not real]
         for metric in metrics:
             if metric.feature is None:
-                metric.update(images, real)
+                metric.update_at(images, real, start)
         computed = {name: net(images) for name, net in features.items()}
         self.feed_features(computed, real)
         return computed
@@ -126,7 +127,7 @@ class MetricSuite:
         for start, size in chunks:
             if not missing and not image_metrics:
                 break
-            computed = self.feed(reals[start : start + size].to(device), real=True, features=missing)
+            computed = self.feed(reals[start : start + size].to(device), real=True, features=missing, start=start)
             for name, f in computed.items():
                 stores[name].update(f, real=True)
             bar.update(size)
