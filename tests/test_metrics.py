@@ -19,7 +19,7 @@ from gan_lightning.metrics import (
     RandomFeatures,
 )
 from gan_lightning.metrics.cache import key_name, load_features, real_key, save_features
-from gan_lightning.metrics.diversity import ms_ssim, ms_ssim_weights
+from gan_lightning.metrics.diversity import inception_score, ms_ssim, ms_ssim_weights
 from gan_lightning.metrics.frechet import kid_subsets
 from gan_lightning.metrics.prdc import prdc
 from gan_lightning.metrics.suite import rename, shard
@@ -85,6 +85,25 @@ def test_kid_is_the_unbiased_mmd_estimator_averaged_over_subsets():
         i, j = torch.randperm(10, generator=g)[:6].numpy(), torch.randperm(12, generator=g)[:6].numpy()
         expected.append(mmd_by_hand(x[i], y[j]))
     assert_close(values, torch.tensor(expected, dtype=torch.float64))
+
+
+def test_kid_std_is_the_population_std_of_the_subset_values_as_torch_fidelity():
+    rng = np.random.default_rng(6)
+    x, y = rng.standard_normal((12, 3)), rng.standard_normal((12, 3)) + 0.3
+    result = feed(KID("f", subsets=4, subset_size=6, seed=1), x, y)
+    values = kid_subsets(torch.as_tensor(x), torch.as_tensor(y), subsets=4, subset_size=6, seed=1).numpy()
+    assert_close(result["kid_std"], float(np.std(values)))  # ddof 0
+
+
+def test_inception_score_of_one_hot_logits_is_the_number_of_classes_per_split():
+    logits = torch.eye(5).repeat(4, 1) * 100  # each split of 10 rows holds every class twice: IS = 5
+    mean, std = inception_score(logits, splits=2)
+    assert_close(mean, 5.0)
+    assert_close(std, 0.0)
+    skewed = torch.cat([logits[:10], torch.eye(5)[[0] * 10] * 100])  # second split: one class, IS 1
+    mean, std = inception_score(skewed, splits=2)
+    assert_close(mean, 3.0)
+    assert_close(std, 2.0)  # population std of (5, 1)
 
 
 def images(n: int, seed: int, size: int = 32, channels: int = 3) -> torch.Tensor:
