@@ -96,6 +96,7 @@ class SWD(Metric):
     """PGGAN's sliced Wasserstein distance between 7x7 Laplacian-pyramid patches of real and fake images."""
 
     name = "swd"
+    dtype = torch.float32  # of the pyramid, descriptors and projections, as PGGAN's numpy code
 
     def __init__(self, nhood_size: int = 7, nhoods_per_image: int = 128, min_resolution: int = 16,
                  repeats: int = 4, directions: int = 128, seed: int = 0) -> None:
@@ -131,7 +132,7 @@ class SWD(Metric):
         self.update_at(x, real, self.seen[real])
 
     def update_at(self, x: Tensor, real: bool, start: int) -> None:
-        pyramid = laplacian_pyramid(x.float(), pyramid_levels(x.shape[-1], self.min_resolution))
+        pyramid = laplacian_pyramid(x.to(self.dtype), pyramid_levels(x.shape[-1], self.min_resolution))
         if not self.levels:
             self.resolutions = [level.shape[-1] for level in pyramid]
             self.levels = [Sets().to(x.device) for _ in pyramid]
@@ -149,7 +150,7 @@ class SWD(Metric):
             real, fake = (d if len(d) == n else d[torch.randperm(len(d), generator=generator)[:n].to(d.device)]
                           for d in (real, fake))
             channels = real.shape[1] // self.nhood_size**2
-            a, b = (normalize_descriptors(d.float(), channels) for d in (real, fake))
+            a, b = (normalize_descriptors(d.to(self.dtype), channels) for d in (real, fake))
             values[f"swd/{res}"] = 1e3 * float(sliced_wasserstein(a, b, dirs=self.directions_at(i, a.shape[1])))
         values["swd"] = sum(values.values()) / len(values)
         return values
