@@ -138,6 +138,16 @@ def test_metrics_on_two_ddp_processes_equal_the_single_process_values(tmp_path):
     assert len(cached) == 2 and torch.equal(cached[0], cached[1])  # rank 0 cached what one process computes
 
 
+def test_the_reference_set_and_the_fakes_z_do_not_follow_the_training_seed(tmp_path):
+    callbacks = [instantiate(random_features(compose(tiny("dcgan", "metrics=full", f"seed={seed}"), tmp_path)).callbacks.metrics)
+                 for seed in (1, 2)]
+    for callback in callbacks:
+        suite = callback.suite
+        assert suite.seed == 0 and callback.fake_seed == 0
+        assert suite.metrics["kid"].seed == suite.metrics["swd"].seed == 0
+        assert suite.provenance({}, 10, {})["real_selection"] == "first 10 of a permutation seeded 0"
+
+
 @pytest.mark.parametrize("option", sorted(p.stem for p in (REPO / "conf" / "metrics").glob("*.yaml")))
 def test_every_metrics_option_composes_and_instantiates(option, tmp_path):
     data = ["mlp", "dataset=ring"] if option in ("ring", "grid", "modes") else ["dcgan"]
