@@ -237,7 +237,9 @@ def test_cache_key_names_every_part_and_changes_with_each():
     assert base.startswith("mnist-train-32px-c1-random-conv-") and "-n100-" in base
     variants = [real_key({**dataset, part: value}, net, 100, 0) for part, value in
                 [("name", "CIFAR-10"), ("source", "/other"), ("split", "test"), ("resolution", 64),
-                 ("channels", 3), ("size", 5000)]]
+                 ("channels", 3), ("size", 5000), ("config", {"crop_size": 108}),
+                 ("files", {"/data/mnist.npz": {"bytes": 1, "mtime": 2, "files": 1}})]]
+    variants.append(real_key(dataset, net, 100, 0, pixels="0" * 64))
     variants += [real_key(dataset, net, 200, 0), real_key(dataset, net, 100, 1),
                  real_key(dataset, RandomFeatures(dim=4, seed=1), 100, 0)]  # other weights, same name
     other_name = RandomFeatures(dim=4)

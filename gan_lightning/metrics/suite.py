@@ -19,8 +19,10 @@ from tqdm.auto import tqdm
 from gan_lightning.errors import ConfigError, check_number
 from gan_lightning.metrics.base import Metric, Sets
 from gan_lightning.metrics.cache import (
+    PIXEL_SAMPLE,
     default_cache_dir,
     load_features,
+    pixels_digest,
     real_key,
     save_features,
 )
@@ -118,7 +120,8 @@ class MetricSuite:
                    device, bar) -> dict[str, str]:
         """Feed this rank's real chunks; real features from the cache, else computed, gathered and cached."""
         nets = self.used_features(real=True)
-        keys = {name: real_key(dataset, net, n_real, self.seed) for name, net in nets.items()}
+        pixels = pixels_digest(reals[:PIXEL_SAMPLE]) if nets and self.cache else None
+        keys = {name: real_key(dataset, net, n_real, self.seed, pixels) for name, net in nets.items()}
         loaded = {name: load_features(self.cache_dir, keys[name]) if self.cache else None for name in nets}
         loaded = {name: f for name, f in loaded.items() if f is not None}
         missing = {name: net for name, net in nets.items() if name not in loaded}
@@ -147,7 +150,7 @@ class MetricSuite:
         return {
             "n_fake": self.n_samples,
             "n_real": n_real,
-            "reference": {k: dataset.get(k) for k in ("name", "source", "split", "resolution", "channels", "size")},
+            "reference": {k: dataset.get(k) for k in ("name", "source", "split", "resolution", "channels", "size", "config")},
             "real_selection": f"first {n_real} of a permutation seeded {self.seed}",
             "networks": {name: {**net.provenance(), "real_features": sources.get(name, "not used")}
                          for name, net in self.features.items()},

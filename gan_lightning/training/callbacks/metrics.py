@@ -40,11 +40,14 @@ def log_metrics(trainer: L.Trainer, values: dict[str, float], nimg: int) -> None
 
 
 def describe_dataset(datamodule: Any) -> dict[str, Any]:
-    """What names the real data in provenance and in the cache key."""
+    """What names the real data in provenance and in the cache key: name, source, split, shape, size, the
+    options that change the pixels (`config`) and the identity of the files read (`files`)."""
     images = datamodule.data[0]  # loading sets `source`
+    config = datamodule.pixel_config() if callable(getattr(datamodule, "pixel_config", None)) else None
+    files = datamodule.files_identity() if callable(getattr(datamodule, "files_identity", None)) else None
     return {"name": getattr(datamodule, "name", type(datamodule).__name__), "source": getattr(datamodule, "source", None),
             "split": getattr(datamodule, "split", "train"), "resolution": datamodule.resolution,
-            "channels": datamodule.channels, "size": len(images)}
+            "channels": datamodule.channels, "size": len(images), "config": config, "files": files}
 
 
 def real_images(datamodule: Any, suite: MetricSuite) -> torch.Tensor:
