@@ -55,12 +55,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     reals = real_images(datamodule, suite)
     if not cfg.ema:
         module.generator.eval()
-    values, provenance = suite.evaluate(fake_images(module, cfg.ema, cfg.seed), reals, describe_dataset(datamodule),
+    values, provenance = suite.evaluate(fake_images(module, cfg.ema, cfg.fake_seed), reals, describe_dataset(datamodule),
                                         device, progress=cfg.progress)
     kimg = module.nimg / 1000
     record = {"checkpoint": os.path.abspath(cfg.ckpt), "kimg": kimg, "values": values,
               "provenance": {**provenance, "generator": "G_ema" if cfg.ema else "G", "kimg": kimg,
-                             "device": str(device)}}
+                             "fakes": f"z and labels from seed {cfg.fake_seed}", "device": str(device)}}
     out = Path(cfg.out) if cfg.out else Path(cfg.ckpt).with_suffix(".metrics.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2, default=str) + "\n")

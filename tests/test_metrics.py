@@ -19,11 +19,12 @@ from gan_lightning.metrics import (
     RandomFeatures,
 )
 from gan_lightning.metrics.cache import key_name, load_features, real_key, save_features
-from gan_lightning.metrics.diversity import ms_ssim, ms_ssim_weights
+from gan_lightning.metrics.diversity import inception_score, ms_ssim, ms_ssim_weights
 from gan_lightning.metrics.frechet import kid_subsets
 from gan_lightning.metrics.prdc import prdc
 from gan_lightning.metrics.suite import rename, shard
 from gan_lightning.metrics.swd import (
+    descriptors,
     laplacian_pyramid,
     pyramid_levels,
     sliced_wasserstein,
@@ -86,6 +87,25 @@ def test_kid_is_the_unbiased_mmd_estimator_averaged_over_subsets():
     assert_close(values, torch.tensor(expected, dtype=torch.float64))
 
 
+def test_kid_std_is_the_population_std_of_the_subset_values_as_torch_fidelity():
+    rng = np.random.default_rng(6)
+    x, y = rng.standard_normal((12, 3)), rng.standard_normal((12, 3)) + 0.3
+    result = feed(KID("f", subsets=4, subset_size=6, seed=1), x, y)
+    values = kid_subsets(torch.as_tensor(x), torch.as_tensor(y), subsets=4, subset_size=6, seed=1).numpy()
+    assert_close(result["kid_std"], float(np.std(values)))  # ddof 0
+
+
+def test_inception_score_of_one_hot_logits_is_the_number_of_classes_per_split():
+    logits = torch.eye(5).repeat(4, 1) * 100  # each split of 10 rows holds every class twice: IS = 5
+    mean, std = inception_score(logits, splits=2)
+    assert_close(mean, 5.0)
+    assert_close(std, 0.0)
+    skewed = torch.cat([logits[:10], torch.eye(5)[[0] * 10] * 100])  # second split: one class, IS 1
+    mean, std = inception_score(skewed, splits=2)
+    assert_close(mean, 3.0)
+    assert_close(std, 2.0)  # population std of (5, 1)
+
+
 def images(n: int, seed: int, size: int = 32, channels: int = 3) -> torch.Tensor:
     return torch.randint(0, 256, (n, channels, size, size), generator=torch.Generator().manual_seed(seed), dtype=torch.uint8)
 
@@ -105,6 +125,30 @@ def test_swd_of_identical_sets_is_zero_and_of_shifted_sets_positive():
     assert shifted["swd/32"] > 1 and shifted["swd"] > 1
 
 
+def test_swd_draws_128_random_positions_per_image_and_level_as_pggan():
+    metric = SWD()
+    assert metric.nhoods_per_image == 128
+    top, left = metric.positions(0, (32, 32), 3, real=True, start=0)
+    assert top.shape == left.shape == (3, 128) and int(top.max()) <= 32 - 7 and int(left.min()) >= 0
+    assert not torch.equal(top[0], top[1])  # each image has its own positions
+    later, _ = metric.positions(0, (32, 32), 3, real=True, start=3)
+    assert not torch.equal(top, later)  # and every chunk its own
+    level = torch.arange(2 * 3 * 10 * 10, dtype=torch.float32).reshape(2, 3, 10, 10)
+    t, lft = torch.tensor([[0, 3], [1, 2]]), torch.tensor([[2, 0], [3, 1]])
+    desc = descriptors(level, t, lft, 7).reshape(2, 2, 3, 7, 7)  # PGGAN's layout: channel, column, row
+    assert_close(desc[1, 0, 2, 4, 5], level[1, 2, 1 + 5, 3 + 4])
+
+
+def test_swd_fed_in_chunks_at_their_positions_equals_one_process():
+    x, y = images(8, 0), images(8, 1)
+    whole = feed(small_swd(), x, y)
+    split = small_swd()
+    for start in (0, 4):  # what two ranks feed, one chunk each
+        split.update_at(x[start : start + 4], True, start)
+        split.update_at(y[start : start + 4], False, start)
+    assert split.compute() == whole
+
+
 def test_sliced_wasserstein_of_a_translated_set_is_the_mean_projected_shift():
     a = torch.randn(50, 6, dtype=torch.float64)
     c = torch.tensor([1.0, -2.0, 0.5, 0.0, 3.0, 1.0], dtype=torch.float64)
@@ -122,20 +166,31 @@ def test_laplacian_pyramid_levels_and_a_flat_image_has_no_detail():
     assert_close(bands[1], torch.full((2, 3, 16, 16), 7.0))
 
 
-def prdc_by_hand(x: np.ndarray, y: np.ndarray, k: int) -> dict:
+def prdc_by_hand(x: np.ndarray, y: np.ndarray, k: int, density_k: int) -> dict:
     dist = lambda a, b: np.linalg.norm(a[:, None] - b[None], axis=-1)
     rx = np.sort(dist(x, x), axis=1)[:, k]
     ry = np.sort(dist(y, y), axis=1)[:, k]
+    dx = np.sort(dist(x, x), axis=1)[:, density_k]
     dxy = dist(y, x)  # [fake, real]
-    return {"precision": np.mean((dxy <= rx[None]).any(1)), "recall": np.mean((dxy.T <= ry[None]).any(1)),
-            "density": (dxy <= rx[None]).sum() / (k * len(y)), "coverage": np.mean(dxy.min(0) < rx)}
+    return {"precision": np.mean((dxy < rx[None]).any(1)), "recall": np.mean((dxy.T < ry[None]).any(1)),
+            "density": (dxy < dx[None]).sum() / (density_k * len(y)), "coverage": np.mean(dxy.min(0) < dx)}
 
 
 def test_precision_recall_density_coverage_match_a_brute_force_loop():
     rng = np.random.default_rng(4)
     x, y = rng.standard_normal((30, 2)), rng.standard_normal((25, 2)) * 1.3 + 0.4
-    ours = feed(PrecisionRecall("f", k=3), x, y)
-    for key, value in prdc_by_hand(x, y, 3).items():
+    ours = feed(PrecisionRecall("f", k=3, density_k=3), x, y)
+    for key, value in prdc_by_hand(x, y, 3, 3).items():
+        assert_close(ours[key], float(value), msg=key)
+
+
+def test_density_and_coverage_use_k_5_and_precision_recall_k_3_by_default():
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((40, 3)), rng.standard_normal((35, 3)) * 1.2 + 0.3
+    ours = feed(PrecisionRecall("f"), x, y)
+    expected = prdc_by_hand(x, y, 3, 5)
+    assert expected["density"] != prdc_by_hand(x, y, 3, 3)["density"]  # the choice of k shows
+    for key, value in expected.items():
         assert_close(ours[key], float(value), msg=key)
 
 
@@ -182,7 +237,9 @@ def test_cache_key_names_every_part_and_changes_with_each():
     assert base.startswith("mnist-train-32px-c1-random-conv-") and "-n100-" in base
     variants = [real_key({**dataset, part: value}, net, 100, 0) for part, value in
                 [("name", "CIFAR-10"), ("source", "/other"), ("split", "test"), ("resolution", 64),
-                 ("channels", 3), ("size", 5000)]]
+                 ("channels", 3), ("size", 5000), ("config", {"crop_size": 108}),
+                 ("files", {"/data/mnist.npz": {"bytes": 1, "mtime": 2, "files": 1}})]]
+    variants.append(real_key(dataset, net, 100, 0, pixels="0" * 64))
     variants += [real_key(dataset, net, 200, 0), real_key(dataset, net, 100, 1),
                  real_key(dataset, RandomFeatures(dim=4, seed=1), 100, 0)]  # other weights, same name
     other_name = RandomFeatures(dim=4)

@@ -1,6 +1,7 @@
 """Metrics in training (logs, best.ckpt, resume), under two-process DDP, and the evaluate/generate commands."""
 import csv
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -136,6 +137,46 @@ def test_metrics_on_two_ddp_processes_equal_the_single_process_values(tmp_path):
     cached = [torch.load(p, weights_only=True)["features"] for d in ("cache", "single_cache")
               for p in (tmp_path / d).glob("*.pt")]
     assert len(cached) == 2 and torch.equal(cached[0], cached[1])  # rank 0 cached what one process computes
+
+
+def test_real_feature_cache_key_follows_the_crop_the_files_and_the_pixels(tiny_dataset_roots, tmp_path):
+    import os
+
+    from gan_lightning.data import CelebADataModule
+    from gan_lightning.metrics import RandomFeatures
+    from gan_lightning.metrics.cache import key_name, pixels_digest, real_key
+
+    root = tiny_dataset_roots["celeba"][0].split("=", 1)[1]
+
+    def key(crop_size: int) -> str:
+        data = CelebADataModule(root, resolution=16, crop_size=crop_size, batch_size=2)
+        dataset = describe_dataset(data)
+        return key_name(real_key(dataset, RandomFeatures(), 4, 0, pixels_digest(data.data[0][:64])))
+
+    assert describe_dataset(CelebADataModule(root, resolution=16, crop_size=24, batch_size=2))["config"]["crop_size"] == 24
+    first = key(24)
+    assert key(24) == first and key(28) != first  # a changed crop never reuses stale features
+    picture = next(Path(root).rglob("*.png"))
+    os.utime(picture, ns=(picture.stat().st_atime_ns, picture.stat().st_mtime_ns + 10**9))  # touched
+    assert key(24) != first
+    suite = MetricSuite({"fid": instantiate({"_target_": "gan_lightning.metrics.FID", "feature": "f"})},
+                        {"f": RandomFeatures(dim=4)}, n_samples=4, batch_size=4, cache_dir=str(tmp_path / "cache"))
+    sources = []
+    for crop_size in (24, 24, 28):
+        data = CelebADataModule(root, resolution=16, crop_size=crop_size, batch_size=2)
+        _, provenance = suite.evaluate(lambda start, size: data.data[0][:size], data.data[0], describe_dataset(data))
+        sources.append(provenance["networks"]["f"]["real_features"].split(",")[0])
+    assert sources == ["computed", "cache", "computed"]
+
+
+def test_the_reference_set_and_the_fakes_z_do_not_follow_the_training_seed(tmp_path):
+    callbacks = [instantiate(random_features(compose(tiny("dcgan", "metrics=full", f"seed={seed}"), tmp_path)).callbacks.metrics)
+                 for seed in (1, 2)]
+    for callback in callbacks:
+        suite = callback.suite
+        assert suite.seed == 0 and callback.fake_seed == 0
+        assert suite.metrics["kid"].seed == suite.metrics["swd"].seed == 0
+        assert suite.provenance({}, 10, {})["real_selection"] == "first 10 of a permutation seeded 0"
 
 
 @pytest.mark.parametrize("option", sorted(p.stem for p in (REPO / "conf" / "metrics").glob("*.yaml")))

@@ -59,7 +59,8 @@ def test_toy_runs_log_mode_coverage_of_gs_raw_points_by_default(tiny_cfg, tmp_pa
     module, trainer = fit(tiny_cfg("mlp", "dataset=grid", "metrics.n_samples=100"))
     record = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
     data = trainer.datamodule
-    fake = fake_images(module, ema=True, seed=module.seed, points=True)  # the callback's chunks, unquantised
+    seed = next(c.fake_seed for c in trainer.callbacks if hasattr(c, "fake_seed"))  # metrics.fake_seed
+    fake = fake_images(module, ema=True, seed=seed, points=True)  # the callback's chunks, unquantised
     points = torch.cat([fake(start, size) for start, size in shard(100, 64, 0, 1)])
     assert record["values"] == mode_statistics(points, data.modes, data.std)
     assert record["provenance"]["metrics"]["modes"]["mixture"] == "grid"

@@ -1,6 +1,8 @@
 """The base datamodule: a dataset decoded once into one tensor, served by an endless resumable sampler."""
 
+import hashlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -10,6 +12,7 @@ from torch.utils.data import DataLoader
 
 from gan_lightning.data.images import check_channels, make_grid
 from gan_lightning.data.sampler import InfiniteBatchSampler, check_int
+from gan_lightning.data.stream import source_identity
 from gan_lightning.errors import ConfigError, check_power_of_two
 
 
@@ -42,6 +45,37 @@ def pass_through(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor
     return batch
 
 
+# attributes of a datamodule that change how images are served, not their pixels (and Lightning's own)
+SERVING = frozenset({"batch_size", "seed", "conditional", "num_workers", "storage", "cache_dir", "source", "noun",
+                     "batch_size_fn", "real_transform",  # hooks on the training batches; metrics read `data`
+                     "trainer", "prepare_data_per_node", "allow_zero_length_dataloader_with_multiple_devices"})
+
+
+def plain(value: Any) -> Any:
+    """A JSON-able stand-in for a configuration value: plain values as they are, containers element-wise,
+    anything else by its class and repr."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, torch.Tensor):
+        data = value.detach().cpu().contiguous()
+        return f"tensor {tuple(data.shape)} {data.dtype} sha256 {hashlib.sha256(data.numpy().tobytes()).hexdigest()[:16]}"
+    return f"{type(value).__module__}.{type(value).__qualname__}: {value!r}"
+
+
+def is_path(text: str) -> bool:
+    """Whether `text` names an existing file or folder."""
+    try:
+        return bool(text) and "\n" not in text and Path(text).expanduser().exists()
+    except (OSError, ValueError):  # too long for a path, a NUL byte...
+        return False
+
+
 class InMemoryDataModule(L.LightningDataModule):
     """Base class: subclasses implement load(); the rest (loader, device transform, preview) is shared."""
 
@@ -68,6 +102,7 @@ class InMemoryDataModule(L.LightningDataModule):
         self.num_workers = check_int("dataset.num_workers", num_workers, 0)
         self.source = "?"  # where the data came from, set by load(); shown by describe()
         self._data: tuple[torch.Tensor, torch.Tensor | None] | None = None
+        self._files: dict[str, Any] | None = None  # files_identity() when the data were loaded
         # Hooks a callback may set (progressive growing, augmentation): a per-rank batch size as a function
         # of the images-seen clock, and a transform of the float reals [N, C, H, W] on the device.
         self.batch_size_fn: Callable[[int], int] | None = None
@@ -96,7 +131,25 @@ class InMemoryDataModule(L.LightningDataModule):
                 got = tuple(images.shape)
                 raise RuntimeError(f"{type(self).__name__}.load() gave {got}; expected [N, *{expected}]")
             self._data = images, labels
+            self._files = self.files_identity()  # the files as they were read
         return self._data
+
+    def pixel_config(self) -> dict[str, Any]:
+        """Every option that can change the pixels served (crop, split, resolution, transforms, paths...):
+        the class and its public attributes but those of SERVING and the callback hooks."""
+        options = {k: plain(v) for k, v in sorted(vars(self).items())
+                   if not k.startswith("_") and k not in SERVING}
+        return {"class": f"{type(self).__module__}.{type(self).__qualname__}", **options}
+
+    def files_identity(self) -> dict[str, Any]:
+        """Total size, newest modification time and count of the files the data were read from (the
+        existing paths among the options and `source`), when the data were loaded; {} for generated data."""
+        if getattr(self, "_files", None) is not None:
+            return self._files
+        values = [v for v in (*self.pixel_config().values(), self.source.split(" (")[0]) if isinstance(v, str)]
+        paths = sorted({str(Path(v).expanduser().resolve()) for v in values if is_path(v)})
+        return {path: source_identity(Path(path)) for path in paths}
+
 
     def keep_on(self, device: torch.device) -> None:
         """Hold the dataset (uint8 as loaded) on `device`, so batches are gathered there (small data on a GPU)."""

@@ -43,6 +43,12 @@ class Metric:
         """Add a batch: features [N, d] (when `feature` is set) or uint8 images [N, C, H, W]."""
         raise NotImplementedError
 
+    def update_at(self, x: Tensor, real: bool, start: int) -> None:
+        """update() for the images start..start + len(x) of their set, as the suite feeds image metrics: a
+        metric that draws per-image randomness seeds it by position, so that the values do not depend on
+        how the images are split over ranks."""
+        self.update(x, real)
+
     def compute(self) -> dict[str, float]:
         """Named values, e.g. {"fid": 12.3}; keys become `metrics/<key>` in the logs."""
         raise NotImplementedError

@@ -2,7 +2,11 @@
 
 The file name reads as the key (`mnist-train-32px-c1-inception-v3-fid-7ff4a85c-n10000-<digest>.pt`); the
 digest covers every part of the key, including where the data came from and how the images were chosen,
-and the file stores the key itself, checked on load. Writes are atomic (temporary file, then rename).
+and the file stores the key itself, checked on load. The key holds what the pixels depend on: the
+datamodule's options (its class, crop, split, resolution, paths, transforms: `pixel_config()`), the size,
+newest modification time and count of its files, and a sha256 of the first chosen images as served, so a
+changed crop, a changed file or changed preprocessing code never reuses stale features.
+Writes are atomic (temporary file, then rename).
 """
 from __future__ import annotations
 
@@ -23,12 +27,26 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("GAN_CACHE_DIR") or "~/.cache/gan_lightning").expanduser()
 
 
-def real_key(dataset: dict[str, Any], network: FeatureNet, n: int, seed: int) -> dict[str, Any]:
-    """Everything the real features depend on: the data, the images chosen, the network and its weights."""
+PIXEL_SAMPLE = 64  # chosen images whose bytes the key hashes
+
+
+def pixels_digest(images: torch.Tensor) -> str:
+    """sha256 of uint8 images [N, C, H, W] (their shape and bytes)."""
+    images = images.detach().cpu().contiguous()
+    digest = hashlib.sha256(str(tuple(images.shape)).encode())
+    digest.update(images.numpy().tobytes())
+    return digest.hexdigest()
+
+
+def real_key(dataset: dict[str, Any], network: FeatureNet, n: int, seed: int,
+             pixels: str | None = None) -> dict[str, Any]:
+    """Everything the real features depend on: the data (options, files, the pixels of the first chosen
+    images: `pixels`, a pixels_digest), the images chosen, the network and its weights."""
     return {
         "dataset": dataset.get("name"), "source": dataset.get("source"), "split": dataset.get("split"),
         "resolution": dataset.get("resolution"), "channels": dataset.get("channels"),
-        "dataset_size": dataset.get("size"), "n": n, "selection": f"first {n} of a permutation seeded {seed}",
+        "dataset_size": dataset.get("size"), "config": dataset.get("config"), "files": dataset.get("files"),
+        "pixels_sha256": pixels, "n": n, "selection": f"first {n} of a permutation seeded {seed}",
         "network": network.name, "weights_sha256": network.weights_hash, "preprocess": network.preprocess,
     }
 

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 from torchmetrics.functional.image import multiscale_structural_similarity_index_measure
+from torchmetrics.utilities.data import dim_zero_cat
 
 from gan_lightning.errors import ConfigError
 from gan_lightning.metrics.base import Metric, Sums
@@ -78,15 +79,31 @@ def inception_score_unavailable() -> str | None:
     return None
 
 
+def inception_score(logits: Tensor, splits: int = 10, order: Tensor | None = None) -> tuple[float, float]:
+    """exp(E_x KL(p(y|x) || p(y))) per split of the logits [N, classes] (rows in `order`, then split at
+    i * N // splits), and the mean and population std over splits: torch-fidelity's `metric_isc.py`."""
+    logits = (logits if order is None else logits[order.to(logits.device)]).double()
+    p, log_p = logits.softmax(dim=1), logits.log_softmax(dim=1)
+    n = len(logits)
+    scores = []
+    for i in range(splits):
+        rows = slice(i * n // splits, (i + 1) * n // splits)
+        q = p[rows].mean(dim=0, keepdim=True)
+        scores.append((p[rows] * (log_p[rows] - q.log())).sum(dim=1).mean().exp())
+    scores = torch.stack(scores)
+    return float(scores.mean()), float(scores.std(correction=0))
+
+
 class InceptionScore(Metric):
-    """Salimans et al. 2016, through torch-fidelity's Inception logits; reports itself unavailable otherwise."""
+    """Salimans et al. 2016, through torch-fidelity's Inception logits; reports itself unavailable otherwise.
+    The score itself is `inception_score` on the logits, shuffled by a permutation seeded by `seed`."""
 
     name = "is"
     needs_real = False
 
-    def __init__(self, splits: int = 10) -> None:
+    def __init__(self, splits: int = 10, seed: int = 0) -> None:
         super().__init__(feature=None)
-        self.splits = splits
+        self.splits, self.seed = splits, seed
         self.unavailable = inception_score_unavailable()
         self.state = None
         if self.unavailable is None:
@@ -101,8 +118,11 @@ class InceptionScore(Metric):
     def compute(self) -> dict[str, float]:
         if self.state is None:
             return {}
-        mean, std = self.state.compute()
-        return {"is": float(mean), "is_std": float(std)}
+        logits = dim_zero_cat(self.state.features)  # what torchmetrics' state holds: the logits [N, 1008]
+        order = torch.randperm(len(logits), generator=torch.Generator().manual_seed(self.seed))
+        mean, std = inception_score(logits, self.splits, order)
+        return {"is": mean, "is_std": std}
 
     def settings(self) -> dict[str, Any]:
-        return {"splits": self.splits, "network": "torch-fidelity inception-v3-compat logits"}
+        return {"splits": self.splits, "network": "torch-fidelity inception-v3-compat logits",
+                "shuffle": f"a permutation seeded {self.seed}", "std": "population (ddof 0)"}

@@ -4,7 +4,8 @@ FID keeps torchmetrics' streaming sums (sum of features, sum of outer products, 
 grow with the number of images) and its DDP sum; it gets features computed once by the suite, through a
 pass-through `feature=` module, so that FID, KID and precision/recall share one Inception pass.
 KID is the unbiased MMD^2 with the cubic polynomial kernel, averaged over random subsets drawn from a
-seeded generator (the same subsets on every rank and in a single process).
+seeded generator (the same subsets on every rank and in a single process); `kid_std` is the population
+std (ddof 0) of the subset values, as torch-fidelity's `metric_kid.py`.
 """
 from __future__ import annotations
 
@@ -70,20 +71,30 @@ class KID(Metric):
 
     def compute(self) -> dict[str, float]:
         real, fake = (f.double() for f in self.sets.compute())
-        values = kid_subsets(real, fake, self.subsets, self.subset_size, self.degree, self.seed)
-        return {"kid": float(values.mean()), "kid_std": float(values.std()) if len(values) > 1 else 0.0}
+        values = kid_subsets(real, fake, self.subsets, self.subset_size, self.degree, self.seed,
+                             indices=self.indices(len(real), len(fake)))
+        return {"kid": float(values.mean()), "kid_std": float(values.std(correction=0))}
+
+    def indices(self, n_real: int, n_fake: int) -> list[tuple[Tensor, Tensor]]:
+        """The rows of each subset pair (a subclass may inject others: the parity test gives torch-fidelity's)."""
+        return subset_indices(n_real, n_fake, self.subsets, self.subset_size, self.seed)
 
     def settings(self) -> dict[str, Any]:
         return {"subsets": self.subsets, "subset_size": self.subset_size, "kernel": f"(x.y / d + 1)^{self.degree}"}
 
 
-def kid_subsets(real: Tensor, fake: Tensor, subsets: int, subset_size: int, degree: int = 3, seed: int = 0) -> Tensor:
-    """Unbiased MMD^2 of `subsets` pairs of random subsets of `min(subset_size, n_real, n_fake)` rows."""
-    m = min(subset_size, len(real), len(fake))
+def subset_indices(n_real: int, n_fake: int, subsets: int, subset_size: int, seed: int = 0) -> list[tuple[Tensor, Tensor]]:
+    """`subsets` pairs (real rows, fake rows) of `min(subset_size, n_real, n_fake)` rows each, from `seed`."""
+    m = min(subset_size, n_real, n_fake)
     generator = torch.Generator().manual_seed(seed)
-    values = []
-    for _ in range(subsets):
-        i = torch.randperm(len(real), generator=generator)[:m].to(real.device)
-        j = torch.randperm(len(fake), generator=generator)[:m].to(fake.device)
-        values.append(poly_mmd(real[i], fake[j], degree=degree))
-    return torch.stack(values)
+    return [(torch.randperm(n_real, generator=generator)[:m], torch.randperm(n_fake, generator=generator)[:m])
+            for _ in range(subsets)]
+
+
+def kid_subsets(real: Tensor, fake: Tensor, subsets: int, subset_size: int, degree: int = 3, seed: int = 0,
+                indices: list[tuple[Tensor, Tensor]] | None = None) -> Tensor:
+    """Unbiased MMD^2 of `subsets` pairs of random subsets of `min(subset_size, n_real, n_fake)` rows
+    (or of the given `indices`)."""
+    if indices is None:
+        indices = subset_indices(len(real), len(fake), subsets, subset_size, seed)
+    return torch.stack([poly_mmd(real[i.to(real.device)], fake[j.to(fake.device)], degree=degree) for i, j in indices])

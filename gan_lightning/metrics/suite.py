@@ -19,8 +19,10 @@ from tqdm.auto import tqdm
 from gan_lightning.errors import ConfigError, check_number
 from gan_lightning.metrics.base import Metric, Sets
 from gan_lightning.metrics.cache import (
+    PIXEL_SAMPLE,
     default_cache_dir,
     load_features,
+    pixels_digest,
     real_key,
     save_features,
 )
@@ -89,7 +91,7 @@ class MetricSuite:
         bar = tqdm(total=own, desc="metrics", unit="img", disable=not progress, leave=False)
         cached = self.feed_reals(reals[chosen], real_chunks, dataset, n_real, device, bar)
         for start, size in fake_chunks:
-            self.feed(fake(start, size).to(device), real=False, features=self.used_features(real=False))
+            self.feed(fake(start, size).to(device), real=False, features=self.used_features(real=False), start=start)
             bar.update(size)
         bar.close()
         values: dict[str, float] = {}
@@ -98,12 +100,13 @@ class MetricSuite:
                 values.update(rename(metric.compute(), metric.name, name))
         return values, self.provenance(dataset, n_real, cached)
 
-    def feed(self, images: Tensor, real: bool, features: dict[str, FeatureNet]) -> dict[str, Tensor]:
-        """Give one chunk to the image metrics and, through each network in `features`, to its metrics."""
+    def feed(self, images: Tensor, real: bool, features: dict[str, FeatureNet], start: int = 0) -> dict[str, Tensor]:
+        """Give one chunk (the images from `start` on) to the image metrics and, through each network in
+        `features`, to its metrics."""
         metrics = [m for m in self.active() if m.needs_real or not real]
         for metric in metrics:
             if metric.feature is None:
-                metric.update(images, real)
+                metric.update_at(images, real, start)
         computed = {name: net(images) for name, net in features.items()}
         self.feed_features(computed, real)
         return computed
@@ -117,7 +120,8 @@ class MetricSuite:
                    device, bar) -> dict[str, str]:
         """Feed this rank's real chunks; real features from the cache, else computed, gathered and cached."""
         nets = self.used_features(real=True)
-        keys = {name: real_key(dataset, net, n_real, self.seed) for name, net in nets.items()}
+        pixels = pixels_digest(reals[:PIXEL_SAMPLE]) if nets and self.cache else None
+        keys = {name: real_key(dataset, net, n_real, self.seed, pixels) for name, net in nets.items()}
         loaded = {name: load_features(self.cache_dir, keys[name]) if self.cache else None for name in nets}
         loaded = {name: f for name, f in loaded.items() if f is not None}
         missing = {name: net for name, net in nets.items() if name not in loaded}
@@ -126,7 +130,7 @@ class MetricSuite:
         for start, size in chunks:
             if not missing and not image_metrics:
                 break
-            computed = self.feed(reals[start : start + size].to(device), real=True, features=missing)
+            computed = self.feed(reals[start : start + size].to(device), real=True, features=missing, start=start)
             for name, f in computed.items():
                 stores[name].update(f, real=True)
             bar.update(size)
@@ -146,7 +150,7 @@ class MetricSuite:
         return {
             "n_fake": self.n_samples,
             "n_real": n_real,
-            "reference": {k: dataset.get(k) for k in ("name", "source", "split", "resolution", "channels", "size")},
+            "reference": {k: dataset.get(k) for k in ("name", "source", "split", "resolution", "channels", "size", "config")},
             "real_selection": f"first {n_real} of a permutation seeded {self.seed}",
             "networks": {name: {**net.provenance(), "real_features": sources.get(name, "not used")}
                          for name, net in self.features.items()},

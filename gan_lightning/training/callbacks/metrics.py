@@ -40,11 +40,14 @@ def log_metrics(trainer: L.Trainer, values: dict[str, float], nimg: int) -> None
 
 
 def describe_dataset(datamodule: Any) -> dict[str, Any]:
-    """What names the real data in provenance and in the cache key."""
+    """What names the real data in provenance and in the cache key: name, source, split, shape, size, the
+    options that change the pixels (`config`) and the identity of the files read (`files`)."""
     images = datamodule.data[0]  # loading sets `source`
+    config = datamodule.pixel_config() if callable(getattr(datamodule, "pixel_config", None)) else None
+    files = datamodule.files_identity() if callable(getattr(datamodule, "files_identity", None)) else None
     return {"name": getattr(datamodule, "name", type(datamodule).__name__), "source": getattr(datamodule, "source", None),
             "split": getattr(datamodule, "split", "train"), "resolution": datamodule.resolution,
-            "channels": datamodule.channels, "size": len(images)}
+            "channels": datamodule.channels, "size": len(images), "config": config, "files": files}
 
 
 def real_images(datamodule: Any, suite: MetricSuite) -> torch.Tensor:
@@ -90,12 +93,14 @@ class MetricsCallback(L.Callback):
     def __init__(self, metrics: dict[str, Metric] | None = None, features: dict[str, FeatureNet] | None = None,
                  every_kimg: float = 50.0, n_samples: int = 10000, n_real: int | None = None, batch_size: int = 64,
                  ema: bool = True, best: str | None = "fid", best_mode: str = "min", seed: int = 0,
-                 cache_dir: str | None = None, cache: bool = True, dirpath: str = "checkpoints",
+                 fake_seed: int = 0, cache_dir: str | None = None, cache: bool = True, dirpath: str = "checkpoints",
                  log_path: str | None = None) -> None:
         check_choice("metrics.best_mode", best_mode, ("min", "max"))
+        # `seed` fixes the reference (real choice, KID subsets, SWD draws), `fake_seed` the fakes' z and labels:
+        # neither follows the training seed, so that values of runs with other seeds compare their generators
         self.suite = MetricSuite(metrics or {}, features, n_samples, n_real, batch_size, seed, cache_dir, cache)
         self.every_nimg = int(check_number("metrics.every_kimg", every_kimg, 0) * 1000)  # 0: at the end only
-        self.ema, self.best, self.best_mode, self.seed = ema, best, best_mode, seed
+        self.ema, self.best, self.best_mode, self.seed, self.fake_seed = ema, best, best_mode, seed, fake_seed
         self.dirpath = Path(dirpath)
         self.log_path = Path(log_path) if log_path else None
         self.history: list[dict[str, Any]] = []  # {"kimg": ..., "values": {...}} per evaluation
@@ -133,12 +138,13 @@ class MetricsCallback(L.Callback):
         try:
             reals = real_images(trainer.datamodule, self.suite)
             values, provenance = self.suite.evaluate(
-                fake_images(pl_module, self.ema, self.seed, points=reals.dtype != torch.uint8), reals,
+                fake_images(pl_module, self.ema, self.fake_seed, points=reals.dtype != torch.uint8), reals,
                 describe_dataset(trainer.datamodule), pl_module.device, trainer.global_rank, trainer.world_size)
         finally:
             net.train(was_training)
         kimg = pl_module.nimg / 1000
-        self.provenance = {**provenance, "generator": "G_ema" if self.ema else "G", "kimg": kimg}
+        self.provenance = {**provenance, "generator": "G_ema" if self.ema else "G", "kimg": kimg,
+                           "fakes": f"z and labels from seed {self.fake_seed}"}
         self.history.append({"kimg": kimg, "values": values})
         log_metrics(trainer, values, pl_module.nimg)
         improved = self.update_best(values, kimg)
