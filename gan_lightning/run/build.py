@@ -30,7 +30,7 @@ from gan_lightning.training.checkpoint_io import (
     instantiate_module,
     read_checkpoint,
 )
-from gan_lightning.training.preemption import Preempted
+from gan_lightning.training.preemption import Preempted, leave_no_result
 from gan_lightning.training.schedule import run_finished
 
 log = logging.getLogger(__name__)  # console and train.log
@@ -264,6 +264,7 @@ def _fit(cfg: DictConfig) -> float | str | None:
             stop = Preempted("SIGTERM", module.nimg, module.batches, last_checkpoint(cfg))
         if trainer.is_global_zero:
             log.info(stop.resume_line())
+        leave_no_result(stop)
         return None
     finally:  # loggers that hold a process-wide run (wandb) end it: the next job of a sweep starts its own
         for logger in trainer.loggers:
