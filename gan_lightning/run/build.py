@@ -24,6 +24,7 @@ from gan_lightning.errors import ConfigError
 from gan_lightning.run.checkpoint import resolve_ckpt_path, resolved_config
 from gan_lightning.run.cli import check_partial, check_scalars, instantiate_error
 from gan_lightning.run.resume import resume_config, typed_keys
+from gan_lightning.run.trials import record_failure
 from gan_lightning.training.checkpoint_io import (
     check_weights_fit,
     checkpoint_config,
@@ -144,20 +145,27 @@ def run(cfg: DictConfig) -> float | str | None:
 
     Returns the value of `optimized_metric` (None when it is not set). In a sweep a run that stops with a
     one-line error returns that line instead of exiting, so the sweep goes on: Hydra's sweeps ignore the
-    value, Optuna records the trial as failed with the line as its reason, the report lists it.
+    value, Optuna records the trial as failed with the line as its `fail_reason` (run/trials.py), the report
+    lists it.
     """
     try:
-        return _fit(cfg)
+        value = _fit(cfg)
     except Exception as error:  # instantiate() wraps errors of constructors: find ours in the chain
         message = explain(error, cfg)
         if message is None:
             record.exception("stopped by an unexpected error")
+            if sweeping():
+                record_failure(f"unexpected error: {type(error).__name__}: {error}")
             raise
-        if sweeping():  # the console and train.log
+        if sweeping():  # the console and train.log; an Optuna trial keeps it as its fail_reason
             log.error("error: %s", message)
+            record_failure(message)
             return f"error: {message}"
         record.error("error: %s", message)
         raise SystemExit(f"error: {message}") from None
+    if isinstance(value, str) and sweeping():  # optimized_metric was not logged: the trial fails with this line
+        record_failure(value.removeprefix("error: "))
+    return value
 
 
 def optimized_value(cfg: DictConfig, trainer: L.Trainer) -> float | str | None:
