@@ -39,6 +39,8 @@ ARCH_TINY = {
     "stylegan": ["arch.generator.w_dim=16", "arch.generator.channels=8", "arch.generator.max_channels=16",
                  "arch.discriminator.channels=8", "arch.discriminator.max_channels=16"],
 }
+ARCH_TINY["r3gan"] = [f"arch.{role}.{key}={value}" for role in ("generator", "discriminator")
+                      for key, value in (("width", 8), ("cardinality", 2), ("blocks", 1))]
 ARCH_TINY["began"] = ["arch.generator.channels=8", "arch.discriminator.channels=8", "arch.discriminator.h_dim=8"]
 # the bundled photo at 40x27: 4 scales from a short side of 12; batches of the one image
 ARCH_TINY["singan"] = ["dataset=single_image", "dataset.max_size=40", "arch.min_size=12", "arch.generator.width=4",

@@ -33,7 +33,7 @@ BATCH_NORM_STATISTICS = ("running_mean", "running_var", "num_batches_tracked")
 def test_ranks_hold_bit_identical_weights_after_steps_with_a_gradient_penalty(tiny_cfg, tmp_path):
     # spectral norm in D (power-iteration buffers), batch norm in G, the penalty's double backward through DDP,
     # a lazy penalty (its own optimizer step every 2nd batch), DiffAugment drawing different numbers per rank
-    cfg = tiny_cfg("sndcgan", "dataset.resolution=16", "trainer=ddp_cpu", "regularizer=gp", "regularizer.interval=2",
+    cfg = tiny_cfg("sndcgan", "dataset.resolution=16", "trainer=ddp_cpu", "regularizer=gp", "regularizer.gp.interval=2",
                    "augment=diffaugment", "n_critic=2", "total_kimg=0.064", "callbacks.checkpoint.every_kimg=0",
                    "callbacks.preview.every_kimg=0.032")
     datamodule, module, trainer = build(cfg)

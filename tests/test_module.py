@@ -41,7 +41,7 @@ def test_run_length_in_kimg_stops_at_the_first_batch_reaching_it(tiny_cfg):
 
 def test_relativistic_loss_and_lazy_regularizer_train(tiny_cfg):
     module, trainer = fit(tiny_cfg("mlp", "dataset=ring", "loss=ragan", "regularizer=r1",
-                                   "regularizer.interval=2", "total_kimg=0.032"))
+                                   "regularizer.r1.interval=2", "total_kimg=0.032"))
     assert module.batches == 4
     metrics = trainer.callback_metrics
     assert torch.isfinite(metrics["loss/d"]) and torch.isfinite(metrics["reg/r1"])
@@ -58,7 +58,7 @@ def test_wgangp_preset_sets_penalty_n_critic_and_adam_betas(tiny_cfg):
 def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
     from tests.conftest import compose, tiny
 
-    common = tiny("dcgan", "dataset.resolution=16", "n_critic=2", "regularizer=r1", "regularizer.interval=3",
+    common = tiny("dcgan", "dataset.resolution=16", "n_critic=2", "regularizer=r1", "regularizer.r1.interval=3",
                   "callbacks.ema.halflife_kimg=0.05", "callbacks.checkpoint.every_kimg=0")
     whole, _ = fit(compose([*common, "total_kimg=0.128"], tmp_path / "whole"))  # 16 batches
     fit(compose([*common, "total_kimg=0.064"], tmp_path / "first"))  # 8 batches, then last.ckpt
@@ -169,7 +169,7 @@ def test_lazy_regularizer_adjusts_d_adam_lr_and_betas():
 def test_lazy_penalty_is_its_own_d_step_every_interval_batches(tiny_cfg, monkeypatch):
     import lightning as L
 
-    cfg = tiny_cfg("mlp", "dataset=ring", "regularizer=r1", "regularizer.interval=3", "total_kimg=0.056")  # 7 batches
+    cfg = tiny_cfg("mlp", "dataset=ring", "regularizer=r1", "regularizer.r1.interval=3", "total_kimg=0.056")  # 7 batches
     datamodule, module, trainer = build(cfg)
     backward, penalties = [], []  # (batch, loss) of every backward pass; (batch, penalty) of every penalty
     monkeypatch.setattr(module, "manual_backward",

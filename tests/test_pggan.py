@@ -154,18 +154,18 @@ def test_bad_arguments_name_the_key():
 
 def test_pggan_wgangp_is_the_papers_setting_and_wgangp_alone_is_unchanged():
     cfg = compose(["arch=pggan", "loss=wgangp"])
-    assert cfg.n_critic == 1 and cfg.loss.drift == 0.001 and cfg.regularizer.weight == 10.0
+    assert cfg.n_critic == 1 and cfg.regularizer.drift.weight == 0.001 and cfg.regularizer.gp.weight == 10.0
     for optimizer in (cfg.optimizer.generator, cfg.optimizer.discriminator):
         assert optimizer.lr == 1e-3 and list(optimizer.betas) == [0.0, 0.99]
     plain = compose(["loss=wgangp"])
-    assert plain.n_critic == 5 and plain.optimizer.generator.lr == 1e-4 and plain.loss.drift == 0.0
+    assert plain.n_critic == 5 and plain.optimizer.generator.lr == 1e-4 and set(plain.regularizer) == {"gp"}
     assert "progressive" not in plain.callbacks
     assert compose(["arch=pggan", "loss=wgangp", "n_critic=2"]).n_critic == 2  # the command line wins
     anime = compose(["experiment=pggan_anime", "dataset.root=/x"])
     assert anime.n_critic == 1 and anime.optimizer.discriminator.lr == 1e-3 and anime.dataset.resolution == 64
     # the penalty at the stage's resolution on the MNIST default; the official full-size one elsewhere
-    assert cfg.regularizer.stage_resolution is True and plain.regularizer.stage_resolution is False
-    assert compose(["experiment=pggan_celebahq", "dataset.root=/x"]).regularizer.stage_resolution is False
+    assert cfg.regularizer.gp.stage_resolution is True and plain.regularizer.gp.stage_resolution is False
+    assert compose(["experiment=pggan_celebahq", "dataset.root=/x"]).regularizer.gp.stage_resolution is False
 
 
 def test_gradient_penalty_at_stage_resolution_is_the_norm_wrt_the_pooled_image():

@@ -124,10 +124,10 @@ def test_no_regularizer_is_never_due():
 
 @pytest.mark.parametrize("bad", [0, -2, 1.5])
 def test_bad_interval_names_the_value(bad):
-    with pytest.raises(ConfigError, match=f"regularizer.interval={bad}"):
+    with pytest.raises(ConfigError, match=f"regularizer.r1.interval={bad}"):
         R.R1(interval=bad)
 
 
 def test_bad_clip_names_the_value():
-    with pytest.raises(ConfigError, match="regularizer.clip=-1"):
+    with pytest.raises(ConfigError, match="regularizer.clip.clip=-1"):
         R.WeightClipping(clip=-1)

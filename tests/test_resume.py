@@ -18,7 +18,7 @@ PGGAN = ("pggan", "loss=wgangp", "dataset.resolution=8", "metrics=none", "arch.s
 CASES = {
     "n_critic, mid cycle": ((*TOY, "n_critic=3"), 32, 80),
     "n_critic, first batch of a cycle": ((*TOY, "n_critic=3"), 24, 80),
-    "lazy regularization, between penalties": ((*TOY, "regularizer=r1", "regularizer.interval=3"), 32, 80),
+    "lazy regularization, between penalties": ((*TOY, "regularizer=r1", "regularizer.r1.interval=3"), 32, 80),
     "wgangp: n_critic 5 and gradient penalty": ((*TOY, "loss=wgangp"), 56, 96),
     "metric history and best": (("mlp", "dataset=ring", "metrics.every_kimg=0.016", "metrics.n_samples=64"), 40, 80),
     "progressive, mid transition": (PGGAN, 28, 64),

@@ -132,7 +132,7 @@ def test_wandb_offline_runs_of_a_sweep_share_a_group_and_are_tagged_with_their_o
 def test_a_run_that_diverges_in_a_sweep_returns_its_reason_and_the_sweep_goes_on(monkeypatch, tmp_path):
     from gan_lightning.run import build
 
-    cfg = compose(tiny("mlp", "dataset=ring", "regularizer=r1", "regularizer.weight=1e40"), tmp_path)
+    cfg = compose(tiny("mlp", "dataset=ring", "regularizer=r1", "regularizer.r1.weight=1e40"), tmp_path)
     monkeypatch.setattr(build, "sweeping", lambda: True)
     result = build.run(cfg)
     assert result.startswith("error: reg/r1") and "became NaN/inf at" in result
@@ -142,7 +142,7 @@ def test_an_optuna_search_records_trials_failures_and_best_parameters_and_surviv
     import optuna
 
     db = tmp_path / "db" / "study.db"
-    args = ["hparams_search=toy_optuna", *TOY, "hydra.sweeper.sampler.seed=1", "regularizer.weight=choice(0.01,1e40)",
+    args = ["hparams_search=toy_optuna", *TOY, "hydra.sweeper.sampler.seed=1", "regularizer.r1.weight=choice(0.01,1e40)",
             f"hydra.sweeper.storage=${{gan.sqlite:{db}}}"]
     result = sweep([*args, "hydra.sweeper.n_trials=3", f"hydra.sweep.dir={tmp_path / 'first'}"], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -156,8 +156,8 @@ def test_an_optuna_search_records_trials_failures_and_best_parameters_and_surviv
     failed = [t for t in study.trials if t.state.name == "FAIL"]
     assert f"- trial {failed[0].number} (FAIL): {reasons[0]}" in report, report
     best = yaml.safe_load((tmp_path / "first" / "optimization_results.yaml").read_text())
-    assert set(best["best_params"]) >= {"optimizer.generator.lr", "n_critic", "regularizer.weight"}
-    assert best["best_params"]["regularizer.weight"] == 0.01
+    assert set(best["best_params"]) >= {"optimizer.generator.lr", "n_critic", "regularizer.r1.weight"}
+    assert best["best_params"]["regularizer.r1.weight"] == 0.01
     finished = [p for p in (tmp_path / "first").iterdir() if (p / "metrics.jsonl").is_file() and
                 "done:" in (p / "train.log").read_text()]
     assert_close(best["best_value"], min(last_jsonl(p)["kl"] for p in finished))  # optimized_metric=metrics/kl

@@ -11,7 +11,7 @@ TOY = ("mlp", "dataset=ring", "metrics=none")
 # (arch and its extra overrides, the bad overrides, a part of the one-line message)
 CASES = [
     # the four of the issue, and the silently accepted interval
-    (TOY, ["regularizer=r1", "regularizer.weight=abc"], "regularizer.weight='abc' is not supported; accepted: a number >= 0"),
+    (TOY, ["regularizer=r1", "regularizer.r1.weight=abc"], "regularizer.r1.weight='abc' is not supported; accepted: a number >= 0"),
     (TOY, ["ckpt_path={text_file}"], "is not a gan_lightning checkpoint that loads safely (not a complete torch.save file"),
     (TOY, ["z_dim=-3"], "z_dim=-3 is not supported; accepted: an integer >= 1"),
     (TOY, ["optimizer.generator.lr=-1"], "optimizer.generator.lr=-1 is not supported; accepted: a number >= 0"),
@@ -29,9 +29,9 @@ CASES = [
     (TOY, ["optimizer.generator.betas=abc"], "optimizer.generator.betas='abc' is not supported; accepted: 2 numbers"),
     (TOY, ["loss.drift=-1"], "loss.drift=-1 is not supported; accepted: a number >= 0"),
     (TOY, ["loss=lsgan", "loss.b=abc"], "loss.b='abc' is not supported; accepted: a number"),
-    (TOY, ["regularizer=gp", "regularizer.interval=0"], "regularizer.interval=0 is not supported; accepted: an integer >= 1"),
-    (TOY, ["regularizer=clip", "regularizer.clip=0"], "regularizer.clip=0 is not supported; accepted: a number > 0"),
-    (TOY, ["regularizer=ortho", "regularizer.generator_weight=-1"], "regularizer.generator_weight=-1 is not supported"),
+    (TOY, ["regularizer=gp", "regularizer.gp.interval=0"], "regularizer.gp.interval=0 is not supported; accepted: an integer >= 1"),
+    (TOY, ["regularizer=clip", "regularizer.clip.clip=0"], "regularizer.clip.clip=0 is not supported; accepted: a number > 0"),
+    (TOY, ["regularizer=ortho", "regularizer.ortho.generator_weight=-1"], "regularizer.ortho.generator_weight=-1 is not supported"),
     # callbacks and metrics
     (TOY, ["callbacks.log.every_kimg=abc"], "callbacks.log.every_kimg='abc' is not supported; accepted: a number >= 0"),
     (TOY, ["callbacks.checkpoint.every_kimg=-1"], "callbacks.checkpoint.every_kimg=-1 is not supported"),
@@ -58,6 +58,8 @@ CASES = [
     (("stylegan", "dataset.resolution=16"), ["arch.generator.w_dim=0"], "arch.generator.w_dim=0 is not supported"),
     (("stylegan", "dataset.resolution=16"), ["arch.generator.mapping_lr_multiplier=0"], "arch.generator.mapping_lr_multiplier=0 is not supported; accepted: a number > 0"),
     (("pggan", "dataset.resolution=8"), ["arch.discriminator.mbstd_group_size=0"], "arch.discriminator.mbstd_group_size=0 is not supported"),
+    (("began", "dataset.resolution=8"), ["arch.discriminator.encoder_widen=last"], "arch.discriminator.encoder_widen='last' is not supported; accepted: subsample, first"),
+    (("began", "dataset.resolution=8"), ["arch.discriminator.encoder_convs=1"], "arch.discriminator.encoder_convs=1 is not supported; accepted: an integer >= 2"),
     (TOY, ["arch.discriminator.dropout=abc"], "arch.discriminator.dropout='abc' is not supported"),
     # paths: missing, empty, a wrong file, a folder without checkpoints
     (TOY, ["ckpt_path={missing}"], "does not exist; accepted: a checkpoint file"),

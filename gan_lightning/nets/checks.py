@@ -23,7 +23,7 @@ def check_normalization(kind: str) -> str:
     return kind
 
 
-CONDITIONAL_ARCHS = "resnet, sagan, selfmod, biggan, stylegan"
+CONDITIONAL_ARCHS = "resnet, sagan, selfmod, biggan, stylegan, r3gan"
 
 
 def check_unconditional(role: str, family: str, c_dim: int) -> None:

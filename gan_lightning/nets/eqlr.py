@@ -63,12 +63,14 @@ class MinibatchStddev(nn.Module):
     The batch is split into groups of `group_size` (the official code's 4; the whole batch when it does not
     divide); within a group, the standard deviation of every feature at every pixel is averaged into one
     number, appended to each sample of the group as a constant channel. [N, C, H, W] -> [N, C + 1, H, W].
+    The variance is the biased one, as in the official code; `unbiased=True` gives pytorch_GAN_zoo's.
     """
 
-    def __init__(self, group_size: int = 4, eps: float = 1e-8) -> None:
+    def __init__(self, group_size: int = 4, eps: float = 1e-8, unbiased: bool = False) -> None:
         super().__init__()
         self.group_size = group_size
         self.eps = eps
+        self.unbiased = unbiased
 
     def forward(self, x: Tensor) -> Tensor:
         n, c, h, w = x.shape
@@ -76,7 +78,7 @@ class MinibatchStddev(nn.Module):
         if n % g:
             g = n
         y = x.reshape(g, n // g, c, h, w).float()  # sample i lands in group i % (n // g), as the official code
-        y = (y.var(dim=0, unbiased=False) + self.eps).sqrt()  # [n/g, C, H, W]
+        y = (y.var(dim=0, unbiased=self.unbiased) + self.eps).sqrt()  # [n/g, C, H, W]
         y = y.mean(dim=(1, 2, 3)).to(x.dtype)  # [n/g]
         y = y.repeat(g).reshape(n, 1, 1, 1).expand(n, 1, h, w)
         return torch.cat([x, y], dim=1)

@@ -155,6 +155,8 @@ class Discriminator(Growing):
     """PGGAN discriminator: fromRGB at the current resolution, a DBlock per halving, then the 4x4 block.
 
     The 4x4 block: minibatch stddev, 3x3 conv, "conv 4x4" (a dense layer on the flattened 4x4 maps), dense to 1.
+    `mbstd_unbiased=True` takes the unbiased variance in minibatch stddev, as pytorch_GAN_zoo does (the official
+    code: biased); tests/test_parity_karras.py checks G and D against pytorch_GAN_zoo in that setting.
     """
 
     def __init__(
@@ -165,6 +167,7 @@ class Discriminator(Growing):
         channel_base: int = 16384,
         max_channels: int = 512,
         mbstd_group_size: int = 4,
+        mbstd_unbiased: bool = False,
     ) -> None:
         super().__init__()
         resolutions = check_net("discriminator", img_resolution, c_dim, channel_base, max_channels)
@@ -177,7 +180,7 @@ class Discriminator(Growing):
         self.blocks = nn.ModuleList([DBlock(width[r], width[r // 2]) for r in resolutions[1:]])  # from 8, 16, ...
         c4 = width[4]
         self.final = nn.Sequential(
-            MinibatchStddev(mbstd_group_size),
+            MinibatchStddev(mbstd_group_size, unbiased=mbstd_unbiased),
             EqualizedConv2d(c4 + 1, c4, 3), lrelu(),
             nn.Flatten(),
             EqualizedLinear(c4 * 16, c4), lrelu(),

@@ -10,8 +10,11 @@ uses a fixed noise map at the coarsest scale and zero noise elsewhere), sec. 4 (
 factor about 0.75: r = (min_size / short side) ** (1 / steps), steps rounded up) and the official code
 (tamarott/SinGAN: coarsest-scale noise of one channel shared by the colours; width 32 up to 128; each scale's
 nets start from the previous scale's weights when the widths agree; weights N(0, 0.02)).
-Differences: each conv zero-pads its input (the official code pads the input once by 5 px), and the norm is an
-instance norm, which is what the official batch norm computes on its batches of one image.
+Differences: each conv zero-pads its input (`padding="conv"`, the default; `padding="input"` is the official
+code's: G's input zero-padded once by 5 px, the receptive field's radius, and unpadded convs, so D scores only
+the patches inside the image), and the norm is an instance norm, which is what the official batch norm
+computes on its batches of one image in training mode. tests/test_parity_karras.py checks one scale's G and
+D against tamarott/SinGAN in both paddings.
 Every scale is built up front; `grow(scale, real)` picks the scale, so checkpoints always have the same keys.
 """
 
@@ -24,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gan_lightning.errors import ConfigError
+from gan_lightning.errors import ConfigError, check_choice
 from gan_lightning.nets.checks import check_unconditional
 
 
@@ -64,18 +67,22 @@ def resize(x: Tensor, size: tuple[int, int]) -> Tensor:
     return F.interpolate(x, size=tuple(size), mode="bicubic", align_corners=False, antialias=True)
 
 
-def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
-    """Conv 3x3 (zero padding: the size is kept), instance norm, LeakyReLU(0.2)."""
-    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, padding=1),
+PADDINGS = {"conv": 1, "input": 0}  # the zero padding of each 3x3 conv
+INPUT_PAD = 5  # padding="input": G's input padded by the receptive field's radius, (3 - 1) * 5 / 2
+
+
+def conv_block(in_channels: int, out_channels: int, padding: int = 1) -> nn.Sequential:
+    """Conv 3x3 (zero padding 1 keeps the size; 0 shrinks it by 2), instance norm, LeakyReLU(0.2)."""
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, padding=padding),
                          nn.InstanceNorm2d(out_channels, affine=True), nn.LeakyReLU(0.2))
 
 
 class ScaleNet(nn.Sequential):
     """The net of one scale: 4 conv blocks and a 3x3 output conv (receptive field 11 px), tanh for G."""
 
-    def __init__(self, in_channels: int, width: int, out_channels: int, tanh: bool) -> None:
-        blocks = [conv_block(in_channels, width), *(conv_block(width, width) for _ in range(3))]
-        super().__init__(*blocks, nn.Conv2d(width, out_channels, 3, padding=1), *([nn.Tanh()] if tanh else []))
+    def __init__(self, in_channels: int, width: int, out_channels: int, tanh: bool, padding: int = 1) -> None:
+        blocks = [conv_block(in_channels, width, padding), *(conv_block(width, width, padding) for _ in range(3))]
+        super().__init__(*blocks, nn.Conv2d(width, out_channels, 3, padding=padding), *([nn.Tanh()] if tanh else []))
         for m in self.modules():  # the official initialisation (DCGAN's)
             if isinstance(m, nn.Conv2d):
                 nn.init.normal_(m.weight, 0.0, 0.02)
@@ -90,16 +97,18 @@ class Pyramid(nn.Module):
 
     def __init__(self, role: str, img_size: list[int], img_channels: int, c_dim: int, min_size: int,
                  scale_factor: float, width: int, max_width: int, width_every: int, out_channels: int,
-                 tanh: bool) -> None:
+                 tanh: bool, padding: str = "conv") -> None:
         super().__init__()
         check_unconditional(role, "singan", c_dim)
+        check_choice(f"arch.{role}.padding", padding, PADDINGS)
+        self.padding = padding
         if img_channels not in (1, 3):
             raise ConfigError(f"arch.{role}.img_channels={img_channels!r} is not supported; accepted: 1 or 3")
         self.sizes = pyramid_sizes(img_size, min_size, scale_factor)
         self.img_channels, self.c_dim = img_channels, c_dim
         self.img_resolution = max(self.sizes[-1])  # the long side, for code that asks for a resolution
         self.widths = scale_widths(len(self.sizes), width, max_width, width_every)
-        self.nets = nn.ModuleList(ScaleNet(img_channels, w, out_channels, tanh) for w in self.widths)
+        self.nets = nn.ModuleList(ScaleNet(img_channels, w, out_channels, tanh, PADDINGS[padding]) for w in self.widths)
         self.scale = 0
 
     @property
@@ -133,9 +142,9 @@ class Generator(Pyramid):
 
     def __init__(self, img_size: list[int], img_channels: int = 3, c_dim: int = 0, min_size: int = 25,
                  scale_factor: float = 0.75, width: int = 32, max_width: int = 128, width_every: int = 4,
-                 noise_amp: float = 0.1) -> None:
+                 noise_amp: float = 0.1, padding: str = "conv") -> None:
         super().__init__("generator", img_size, img_channels, c_dim, min_size, scale_factor, width, max_width,
-                         width_every, out_channels=img_channels, tanh=True)
+                         width_every, out_channels=img_channels, tanh=True, padding=padding)
         self.noise_amp = noise_amp
         # noise channels per scale: the coarsest one is grey (shared by the colours), as in the official code
         self.noise_channels = [1] + [img_channels] * (self.num_scales - 1)
@@ -157,9 +166,15 @@ class Generator(Pyramid):
         x = noises[0].new_zeros(noises[0].shape[0], self.img_channels, *sizes[0])
         for k, noise in enumerate(noises):
             with torch.set_grad_enabled(torch.is_grad_enabled() and k == last):  # coarser scales are frozen
-                x = resize(x, sizes[k])
-                x = x + self.nets[k](x + self.amps[k] * noise)
+                x = self.step(k, resize(x, sizes[k]), noise)
         return x
+
+    def step(self, k: int, x: Tensor, noise: Tensor) -> Tensor:
+        """Scale k on the upsampled output x of scale k-1 [N, C, h, w]: x + G_k(x + amp_k * noise)."""
+        h = x + self.amps[k] * noise
+        if self.padding == "input":
+            h = F.pad(h, [INPUT_PAD] * 4)
+        return x + self.nets[k](h)
 
     def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:
         return self.synthesize(self.split(z), self.sizes)
@@ -195,9 +210,10 @@ class Discriminator(Pyramid):
     """D: the patch critic of the current scale; its score map averaged to one logit per image, [N]."""
 
     def __init__(self, img_size: list[int], img_channels: int = 3, c_dim: int = 0, min_size: int = 25,
-                 scale_factor: float = 0.75, width: int = 32, max_width: int = 128, width_every: int = 4) -> None:
+                 scale_factor: float = 0.75, width: int = 32, max_width: int = 128, width_every: int = 4,
+                 padding: str = "conv") -> None:
         super().__init__("discriminator", img_size, img_channels, c_dim, min_size, scale_factor, width, max_width,
-                         width_every, out_channels=1, tanh=False)  # a score map
+                         width_every, out_channels=1, tanh=False, padding=padding)  # a score map
 
     def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         return self.nets[self.scale](x).mean(dim=(1, 2, 3))

@@ -7,7 +7,9 @@ noise with learned per-channel scales, sec. 3.2), sec. 3.1 (style mixing regular
 Kept: equalized learning rate in G (layers.EqualizedLinear / EqualizedConv2d), pixel norm of z, two
 conv-noise-LReLU-AdaIN layers per resolution (the first at 4x4 acts on the constant), 1x1 to_rgb at the end.
 Changed: trained at full resolution (no progressive growing, as StyleGAN2), nearest upsampling without the
-blur filter, a tanh on the output because every net of this project returns images in [-1, 1]. Labels enter
+blur filter (`blur=True` adds the paper's [1, 2, 1] filter after each upsampling conv), a tanh on the output
+because every net of this project returns images in [-1, 1] (`output_tanh=False`: the paper's linear output).
+tests/test_parity_karras.py checks G against rosinality/style-based-gan-pytorch in that setting. Labels enter
 as in StyleGAN2-ADA: an embedding of c, normalized and concatenated with z before the mapping MLP.
 D is the ResNet-style D of nets/resnet.py with minibatch stddev (StyleGAN2's residual D, Fig. 7c).
 """
@@ -37,6 +39,13 @@ def adain(x: Tensor, style: Tensor, eps: float = 1e-8) -> Tensor:
     return x * (scale + 1) + shift
 
 
+def blur(x: Tensor) -> Tensor:
+    """StyleGAN's low-pass filter after upsampling: [1, 2, 1] x [1, 2, 1] / 16 per channel, zero padding. [N, C, H, W]"""
+    k = x.new_tensor([1.0, 2.0, 1.0])
+    k = (k[:, None] * k[None, :] / 16).expand(x.shape[1], 1, 3, 3)
+    return F.conv2d(x, k, padding=1, groups=x.shape[1])
+
+
 def mix_styles(ws: Tensor, w2: Tensor, cutoff: int) -> Tensor:
     """Style mixing: layers [0, cutoff) keep ws [N, L, w_dim], layers [cutoff, L) take w2 [N, w_dim]."""
     return torch.cat([ws[:, :cutoff], w2[:, None].expand(-1, ws.shape[1] - cutoff, -1)], dim=1)
@@ -64,22 +73,27 @@ class MappingNetwork(nn.Module):
 
 
 class StyleLayer(nn.Module):
-    """(Nearest x2 upsampling,) conv3x3, per-pixel noise times a learned per-channel scale, bias, LReLU, AdaIN."""
+    """(Nearest x2 upsampling,) conv3x3, (blur,) per-pixel noise times a learned per-channel scale, bias, LReLU, AdaIN."""
 
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int, up: bool = False, conv: bool = True) -> None:
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, up: bool = False, conv: bool = True,
+                 blur: bool = False) -> None:
         super().__init__()
-        self.up = up
+        self.up, self.blur = up, blur and up
         self.conv = EqualizedConv2d(in_channels, out_channels, 3, bias=False) if conv else None
         self.noise_strength = nn.Parameter(torch.zeros(out_channels))  # StyleGAN initialises the scales at 0
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.style = EqualizedLinear(w_dim, 2 * out_channels, gain=1.0)  # the affine map "A" of Fig. 1b
 
-    def forward(self, x: Tensor, w: Tensor) -> Tensor:
+    def forward(self, x: Tensor, w: Tensor, noise: Tensor | None = None) -> Tensor:
+        """x [N, C, H, W], w [N, w_dim], noise [N, 1, H', W'] (drawn when None) -> [N, C', H', W']."""
         if self.up:
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")
         if self.conv is not None:
             x = self.conv(x)
-        noise = torch.randn(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype)  # one map for all channels
+        if self.blur:
+            x = blur(x)
+        if noise is None:  # one map for all channels
+            noise = torch.randn(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype)
         x = x + noise * self.noise_strength[None, :, None, None]
         x = F.leaky_relu(x + self.bias[None, :, None, None], 0.2)
         return adain(x, self.style(w))
@@ -101,6 +115,8 @@ class Generator(nn.Module):
         max_channels: int = 512,
         mixing_prob: float = 0.9,
         w_avg_beta: float = 0.995,
+        blur: bool = False,
+        output_tanh: bool = True,
     ) -> None:
         super().__init__()
         log2 = check_power_of_two("arch.generator.img_resolution", img_resolution, 16)
@@ -110,13 +126,13 @@ class Generator(nn.Module):
         check_sizes("generator", w_dim=w_dim, mapping_layers=mapping_layers, channels=channels, max_channels=max_channels)
         self.z_dim, self.c_dim = z_dim, check_c_dim("generator", c_dim)
         self.img_resolution, self.img_channels = img_resolution, img_channels
-        self.mixing_prob, self.w_avg_beta = mixing_prob, w_avg_beta
+        self.mixing_prob, self.w_avg_beta, self.output_tanh = mixing_prob, w_avg_beta, output_tanh
         self.mapping = MappingNetwork(z_dim, c_dim, w_dim, mapping_layers, mapping_lr_multiplier)
         hidden = widths(channels, max_channels, log2 - 1)  # at 4x4, 8x8, ..., R x R
         self.const = nn.Parameter(torch.ones(1, hidden[0], 4, 4))
         layers = [StyleLayer(hidden[0], hidden[0], w_dim, conv=False), StyleLayer(hidden[0], hidden[0], w_dim)]
         for a, b in zip(hidden, hidden[1:]):
-            layers += [StyleLayer(a, b, w_dim, up=True), StyleLayer(b, b, w_dim)]
+            layers += [StyleLayer(a, b, w_dim, up=True, blur=blur), StyleLayer(b, b, w_dim)]
         self.layers = nn.ModuleList(layers)
         self.num_ws = len(layers)  # 2 per resolution
         self.to_rgb = EqualizedConv2d(hidden[-1], img_channels, 1, gain=1.0)
@@ -135,12 +151,14 @@ class Generator(nn.Module):
             ws = self.w_avg.to(ws.dtype).lerp(ws, truncation)
         return ws
 
-    def synthesis(self, ws: Tensor) -> Tensor:
-        """Images [N, C, R, R] in [-1, 1] from per-layer styles ws [N, num_ws, w_dim]."""
+    def synthesis(self, ws: Tensor, noise: list[Tensor] | None = None) -> Tensor:
+        """Images [N, C, R, R] in [-1, 1] from per-layer styles ws [N, num_ws, w_dim]; `noise`: one map
+        [N, 1, r, r] per layer (drawn when None)."""
         x = self.const.expand(ws.shape[0], -1, -1, -1)
         for i, layer in enumerate(self.layers):
-            x = layer(x, ws[:, i])
-        return torch.tanh(self.to_rgb(x))
+            x = layer(x, ws[:, i], None if noise is None else noise[i])
+        x = self.to_rgb(x)
+        return torch.tanh(x) if self.output_tanh else x
 
     def forward(self, z: Tensor, c: Tensor | None = None, truncation: float | None = None) -> Tensor:
         """Map z [N, z_dim] (and labels c [N]) to images; `truncation` is psi toward w_avg (sampling only)."""

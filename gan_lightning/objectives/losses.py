@@ -107,7 +107,11 @@ class Hinge(GANLoss):
 
 
 class RelativisticStandard(GANLoss):
-    """RSGAN (Jolicoeur-Martineau 2019): D(x_r, x_f) = sigmoid(C(x_r) - C(x_f)) on paired samples."""
+    """RSGAN (Jolicoeur-Martineau 2019): D(x_r, x_f) = sigmoid(C(x_r) - C(x_f)) on paired samples.
+
+    Real i is paired with fake i. This is also R3GAN's RpGAN (Huang et al. 2024, eq. 2 with
+    f(t) = -softplus(-t); brownvc/R3GAN `R3GAN/Trainer.py`): loss=rpgan is this class.
+    """
 
     uses_real_in_g = True
 

@@ -25,11 +25,16 @@ class Regularizer(nn.Module):
     name = "reg"
     double_backward = False  # True for penalties on D's input gradient (torch.compile cannot run them)
 
+    @property
+    def key(self) -> str:
+        """The config key of this penalty: `regularizer.<key>.weight` (conf/regularizer/<key>.yaml)."""
+        return getattr(type(self), "config_key", None) or self.name
+
     def __init__(self, weight: float = 1.0, interval: int = 1) -> None:
         super().__init__()
         self.scaler: torch.amp.GradScaler | None = None  # fp16 training: set by the module
-        self.weight = check_number("regularizer.weight", weight, 0)
-        self.interval = check_number("regularizer.interval", interval, 1, integer=True)
+        self.weight = check_number(f"regularizer.{self.key}.weight", weight, 0)
+        self.interval = check_number(f"regularizer.{self.key}.interval", interval, 1, integer=True)
 
     def is_due(self, d_step: int) -> bool:
         """Whether the penalty runs at this D step (0-based)."""
@@ -61,8 +66,10 @@ class Regularizer(nn.Module):
         """The log key of the G penalty, `reg/<generator_name>`."""
         return f"{self.name}_g"
 
-    def forward(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None = None) -> Tensor:
-        """The weighted penalty, scaled by the interval for lazy regularisation."""
+    def forward(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None = None,
+                real_logits: Tensor | None = None) -> Tensor:
+        """The weighted penalty, scaled by the interval for lazy regularisation (`real_logits`: D(real) of the
+        loss's pass, for penalties on the logits)."""
         return self.penalty(discriminator, real, fake, c) * (self.weight * self.interval)
 
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
@@ -124,7 +131,7 @@ class GradientPenalty(Regularizer):
     def __init__(self, weight: float = 10.0, interval: int = 1, target: float = 1.0,
                  stage_resolution: bool = False) -> None:
         super().__init__(weight, interval)
-        self.target = check_number("regularizer.target", target, 0)
+        self.target = check_number(f"regularizer.{self.key}.target", target, 0)
         self.stage_resolution = stage_resolution
 
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
@@ -157,7 +164,7 @@ class DRAGAN(Regularizer):
 
     def __init__(self, weight: float = 10.0, interval: int = 1, target: float = 1.0) -> None:
         super().__init__(weight, interval)
-        self.target = check_number("regularizer.target", target, 0)
+        self.target = check_number(f"regularizer.{self.key}.target", target, 0)
 
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
         real = real.detach()
@@ -211,7 +218,7 @@ class WeightClipping(Regularizer):
 
     def __init__(self, clip: float = 0.01) -> None:
         super().__init__(weight=0.0)
-        self.clip = check_number("regularizer.clip", clip, 0, above=True)
+        self.clip = check_number(f"regularizer.{self.key}.clip", clip, 0, above=True)
 
     @torch.no_grad()
     def after_d_step(self, discriminator: nn.Module) -> None:
@@ -245,7 +252,7 @@ class Orthogonal(Regularizer):
 
     def __init__(self, generator_weight: float = 1e-4, weight: float = 0.0, interval: int = 1) -> None:
         super().__init__(weight, interval)
-        self.generator_weight = check_number("regularizer.generator_weight", generator_weight, 0)
+        self.generator_weight = check_number(f"regularizer.{self.key}.generator_weight", generator_weight, 0)
 
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
         return torch.stack([off_diagonal_gram(w) for w in filter_weights(discriminator)]).sum()
@@ -263,11 +270,12 @@ class Reconstruction(Regularizer):
     batch gives x. D gets the penalty of the regularizer it wraps (WGAN-GP for SinGAN)."""
 
     generator_name = "rec"
+    config_key = "reconstruction"
 
     def __init__(self, discriminator_penalty: Regularizer, weight: float = 10.0) -> None:
         super().__init__(weight=discriminator_penalty.weight, interval=discriminator_penalty.interval)
         self.discriminator_penalty = discriminator_penalty
-        self.reconstruction_weight = check_number("regularizer.weight", weight, 0)
+        self.reconstruction_weight = check_number("regularizer.reconstruction.weight", weight, 0)
 
     @property
     def name(self) -> str:
@@ -276,8 +284,9 @@ class Reconstruction(Regularizer):
     def adjust_optimizer(self, optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
         return self.discriminator_penalty.adjust_optimizer(optimizer)
 
-    def forward(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None = None) -> Tensor:
-        return self.discriminator_penalty(discriminator, real, fake, c)
+    def forward(self, discriminator: nn.Module, real: Tensor, fake: Tensor, c: Tensor | None = None,
+                real_logits: Tensor | None = None) -> Tensor:
+        return self.discriminator_penalty(discriminator, real, fake, c, real_logits)
 
     def after_d_step(self, discriminator: nn.Module) -> None:
         self.discriminator_penalty.after_d_step(discriminator)

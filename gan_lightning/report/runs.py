@@ -137,6 +137,8 @@ def read_run(run_dir: Path) -> Run:
         value = lookup(config, dotted) if config else None
         if value is None:  # a run that stopped before writing config.yaml: its override or the composed value
             value = run.overrides.get(dotted.removeprefix("choices."), lookup(fallback, dotted))
+        if isinstance(value, list):  # several options of one group: regularizer=[r1,r2]
+            value = f"[{','.join(map(str, value))}]"
         run.factors[column] = "-" if value is None else str(value)
     run.status, run.reason = read_status(run_dir / "train.log")
     run.trial = read_failed_trial(run_dir / "train.log") if run.status != "done" else None

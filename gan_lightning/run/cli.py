@@ -51,6 +51,9 @@ def unknown_key(args: list[str], check_run_dir: bool = False) -> str | None:
     """
     if any(arg.startswith("-") for arg in args):
         return None
+    repeated = repeated_option(args)
+    if repeated is not None:
+        return repeated
     from hydra.errors import ConfigCompositionException
 
     from gan_lightning.run.config import compose
@@ -73,9 +76,27 @@ def unknown_key(args: list[str], check_run_dir: bool = False) -> str | None:
     parent, _, name = key.rpartition(".")
     siblings = [k.rpartition(".")[2] for k in keys if k.rpartition(".")[0] == parent]
     near = [f"{parent}.{match}" if parent else match for match in difflib.get_close_matches(name, siblings, n=2)]
-    near = near or difflib.get_close_matches(key, keys, n=2, cutoff=0.75)
+    near = near or [k for k in difflib.get_close_matches(key, keys, n=3, cutoff=0.75) if k != parent][:2]
     hint = f"did you mean {' or '.join(near)}?" if near else "`python train.py --cfg job` prints every key"
+    if parent == "regularizer" and not near:  # penalties sit under their option: regularizer=[r1,r2]
+        hint = (f"each penalty's keys are under its name: regularizer.<option>.{name} "
+                f"(e.g. regularizer=r1 regularizer.r1.{name}=...)")
     return f"{key} is not a key of the config; {hint}"
+
+
+def repeated_option(args: list[str]) -> str | None:
+    """One line for a group chosen twice in one list (`regularizer=[r1,r1]`), which Hydra would quietly
+    merge into one; else None."""
+    for arg in args:
+        group, _, value = arg.lstrip("+~").partition("=")
+        if "." in group or not (value.startswith("[") and value.endswith("]")):
+            continue
+        options = [option.strip() for option in value[1:-1].split(",") if option.strip()]
+        twice = next((option for option in options if options.count(option) > 1), None)
+        if twice is not None:
+            return (f"{group}={value} has {twice} twice; accepted: each option once, e.g. {group}=[r1,r2] "
+                    f"(the weight of each is {group}.<option>.weight)")
+    return None
 
 
 def unwritable(folder: str | Path, key: str) -> str | None:

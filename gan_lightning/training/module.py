@@ -10,6 +10,7 @@ global RNG from (seed, batch, rank), so a resumed run draws exactly what an unin
 import copy
 import inspect
 import warnings
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 
@@ -20,12 +21,12 @@ from torch import Tensor, nn
 from gan_lightning.errors import ConfigError, check_choice, check_number
 from gan_lightning.objectives.augment import Augmented
 from gan_lightning.objectives.losses import GANLoss
-from gan_lightning.objectives.regularizers import NoRegularizer, Regularizer
+from gan_lightning.objectives.penalties import Penalties
+from gan_lightning.objectives.regularizers import Regularizer
 from gan_lightning.training.callbacks.ema import standing_statistics
 from gan_lightning.training.callbacks.speed import plain_backward
 from gan_lightning.training.divergence import check_finite
 from gan_lightning.training.schedule import run_finished
-
 
 # G_ema is in eval mode on purpose (it is never trained); Lightning warns about any eval-mode module.
 warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
@@ -66,7 +67,7 @@ class GAN(L.LightningModule):
         loss: GANLoss,
         g_optimizer: partial,
         d_optimizer: partial,
-        regularizer: Regularizer | None = None,
+        regularizer: Regularizer | Mapping[str, Regularizer] | None = None,
         n_critic: int = 1,
         total_kimg: float | None = None,
         total_g_steps: int | None = None,
@@ -93,7 +94,7 @@ class GAN(L.LightningModule):
         self.discriminator = discriminator
         self.G_ema = copy.deepcopy(generator).eval().requires_grad_(False)
         self.loss = loss
-        self.regularizer = regularizer if regularizer is not None else NoRegularizer()
+        self.regularizer = Penalties(regularizer)  # regularizer=[r1,r2]: each with its weight and interval
         self.augment = augment if augment is not None else nn.Identity()  # e.g. DiffAugment (augment=diffaugment)
         self.augmented_discriminator = Augmented(discriminator, self.augment)  # D(augment(x), c): what the steps use
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
@@ -210,11 +211,11 @@ class GAN(L.LightningModule):
         fake_logits = D(fake, c)
         loss = self.loss.d(real_logits, fake_logits)
         logs = {"loss/d": loss.detach()}
-        due = self.regularizer.is_due(self.batches)
-        if due and not self.regularizer.lazy:
-            penalty = self.regularizer(D, real, fake, c)
+        eager, lazy = self.regularizer.due(self.batches)
+        for reg in eager:
+            penalty = reg(D, real, fake, c, real_logits)
             loss = loss + penalty
-            logs[f"reg/{self.regularizer.name}"] = penalty.detach()
+            logs[f"reg/{reg.name}"] = penalty.detach()
         self.d_update(opt, loss)
         # stateful losses update their state (BEGAN's k_t) from this step's outputs: those of every rank, so
         # the state stays equal on all ranks and what they log is the global batch's value
@@ -222,10 +223,10 @@ class GAN(L.LightningModule):
         if self.loss.stateful and self.trainer.world_size > 1:
             outputs = tuple(self.all_gather(x).reshape(-1) for x in outputs)  # [world * N]
         logs.update(self.loss.after_d_step(*outputs))
-        if due and self.regularizer.lazy:
-            penalty = self.regularizer(D, real, fake, c)
-            self.d_update(opt, penalty)
-            logs[f"reg/{self.regularizer.name}"] = penalty.detach()
+        if lazy:
+            penalties = {f"reg/{reg.name}": reg(D, real, fake, c) for reg in lazy}
+            self.d_update(opt, sum(penalties.values()))
+            logs.update({key: penalty.detach() for key, penalty in penalties.items()})
         logs["logits/real"] = real_logits.detach().mean()
         logs["logits/fake"] = fake_logits.detach().mean()
         return logs
@@ -248,10 +249,9 @@ class GAN(L.LightningModule):
                 real_logits = D(real, c)
         loss = self.loss.g(fake_logits, real_logits)
         logs = {"loss/g": loss.detach()}
-        penalty = self.regularizer.generator_penalty(self.generator, real, c)  # BigGAN's ortho, SinGAN's rec
-        if penalty is not None:
-            loss = loss + penalty
-            logs[f"reg/{self.regularizer.generator_name}"] = penalty.detach()
+        for key, penalty in self.regularizer.generator_penalties(self.generator, real, c).items():
+            loss = loss + penalty  # BigGAN's ortho, SinGAN's reconstruction
+            logs[key] = penalty.detach()
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         opt.step()

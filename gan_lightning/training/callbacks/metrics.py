@@ -107,6 +107,10 @@ class MetricsCallback(L.Callback):
     def enabled(self) -> bool:
         return bool(self.suite.metrics)
 
+    def headline(self) -> tuple[str, str] | None:
+        """(the name the progress bar shows, the logged key) of the metric best.ckpt is picked by."""
+        return (self.best, f"metrics/{self.best}") if self.enabled and self.best else None
+
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if self.enabled:
             real_images(trainer.datamodule, self.suite)  # bad data fail now, not after the first kimg

@@ -50,7 +50,7 @@ class Speed(L.Callback):
             pl_module.generator.compile()
             if getattr(pl_module.regularizer, "double_backward", False):
                 log.info("callbacks.speed.compile: D stays eager (torch.compile has no double backward for %s)",
-                         type(pl_module.regularizer).__name__)
+                         pl_module.regularizer)
             else:
                 pl_module.discriminator.compile()
 
