@@ -22,7 +22,12 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gan_lightning.errors import ConfigError
 from gan_lightning.run.checkpoint import resolve_ckpt_path, resolved_config
-from gan_lightning.run.cli import check_partial, check_scalars, instantiate_error
+from gan_lightning.run.cli import (
+    check_partial,
+    check_scalars,
+    drop_unchosen_penalties,
+    instantiate_error,
+)
 from gan_lightning.run.resume import resume_config, typed_keys
 from gan_lightning.run.trials import record_failure
 from gan_lightning.training.checkpoint_io import (
@@ -187,6 +192,10 @@ def _run_config(cfg: DictConfig) -> tuple[DictConfig, dict | None]:
         raise ConfigError(f"{missing[0]} must be set (the config says ???); accepted: {missing[0]}=<value> "
                           "on the command line, e.g. dataset.root=/path/to/images")
     check_scalars(cfg)
+    for name in drop_unchosen_penalties(cfg):  # e.g. arch=pggan loss=wgangp regularizer=r1: GP's settings
+        chosen = [str(key) for key in cfg.regularizer]
+        log.info("regularizer.%s: a preset's settings for %s are not used, as it is not among the chosen "
+                 "penalties; add it with regularizer=[%s]", name, name, ",".join([*chosen, name]))
     choices = dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
     choices = {group: option for group, option in choices.items() if not group.startswith("hydra") and option}
     typed = cfg.get("ckpt_path")
