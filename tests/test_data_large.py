@@ -100,7 +100,7 @@ def test_cache_is_built_once_keyed_and_memory_mapped(bedrooms, tmp_path, monkeyp
     def no_decoding(*args):
         raise AssertionError("decoded again")
 
-    monkeypatch.setattr(stream, "decode_images", no_decoding)  # a second start reads the cache only
+    monkeypatch.setattr(stream, "decode_each", no_decoding)  # a second start reads the cache only
     again = LSUNDataModule(root=str(root), resolution=8, storage="cache", cache_dir=str(cache)).data[0]
     assert torch.equal(again, first)
     monkeypatch.undo()
@@ -121,6 +121,57 @@ def test_lsun_bad_paths_and_corrupt_records_are_one_line_config_errors(bedrooms,
     with pytest.raises(ConfigError, match=f"cannot decode image '{root}:{'0' * 39}2'") as error:
         dm.data[0][:]
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("storage", ["stream", "cache", "memory"])
+def test_lsun_skips_a_corrupt_record_serving_the_next_one_in_its_place_with_a_count(bedrooms, tmp_path, storage,
+                                                                                      caplog):
+    root, images = bedrooms
+    put_elsewhere(root, f"{2:040x}".encode(), b"not an image")  # record 2 of 6
+    dm = LSUNDataModule(root=str(root), resolution=8, storage=storage, cache_dir=str(tmp_path / "cache"),
+                        on_corrupt="skip")
+    with caplog.at_level("WARNING"):
+        data = dm.data[0]
+        served = data[:]
+    assert len(data) == 6 and torch.equal(served, expected([images[i] for i in (0, 1, 3, 3, 4, 5)], 8))
+    warned = [r.getMessage() for r in caplog.records if "on_corrupt=skip" in r.getMessage()]
+    assert warned == [f"dataset.on_corrupt=skip: cannot decode {root}:{2:040x}; the next image that decodes is "
+                      "served in its place (1 of 6 images skipped so far)"]
+    if storage == "stream":  # a later batch is served from the standin without decoding the record again
+        assert torch.equal(data[torch.tensor([2, 0])], expected([images[3], images[0]], 8))
+        assert len(warned) == 1
+
+
+@pytest.mark.parametrize("archive", ["tar", "zip"])
+def test_celeba_streamed_from_an_archive_skips_a_truncated_image(celeba, tmp_path, archive):
+    import tarfile
+
+    folder = celeba / "img_align_celeba"
+    good = encode(photo(1, 178, 218), "PNG")
+    (folder / "000004.jpg").write_bytes(good[: len(good) // 2])  # truncated: the last of 4
+    path = tmp_path / f"faces.{archive}"
+    if archive == "zip":
+        with zipfile.ZipFile(path, "w") as zf:
+            for p in sorted(folder.iterdir()):
+                zf.write(p, f"img_align_celeba/{p.name}")
+    else:
+        with tarfile.open(path, "w") as tf:
+            tf.add(folder, arcname="img_align_celeba")
+    with pytest.raises(ConfigError, match=r"cannot decode image '.*000004.jpg' .*or dataset.on_corrupt=skip$"):
+        CelebADataModule(root=str(path), resolution=16, storage="stream").data[0][:]
+    data = CelebADataModule(root=str(path), resolution=16, storage="stream", on_corrupt="skip").data[0]
+    first = CelebADataModule(root=str(celeba), resolution=16, storage="stream", on_corrupt="skip").data[0]
+    assert torch.equal(data[:], first[[0, 1, 2, 0]])  # the last wraps around to the first
+    assert data.corrupt == {3} and data.standin == {3: 0}
+    assert torch.equal(first[:], first[[0, 1, 2, 0]])
+
+
+def test_a_dataset_none_of_whose_images_decodes_is_a_config_error_with_skip(bedrooms):
+    root, _ = bedrooms
+    for i in range(6):
+        put_elsewhere(root, f"{i:040x}".encode(), b"junk")
+    with pytest.raises(ConfigError, match="none of its 6 images can be decoded"):
+        LSUNDataModule(root=str(root), resolution=8, on_corrupt="skip").data[0][[4]]
 
 
 @pytest.fixture

@@ -50,3 +50,35 @@ def test_ranks_hold_bit_identical_weights_after_steps_with_a_gradient_penalty(ti
     assert len(rows) == 1 + len({row.split(",")[0] for row in rows[1:]})
     assert sorted(p.name for p in (tmp_path / "samples").glob("fakes*.png")) == [
         "fakes000000.000.png", "fakes000000.032.png", "fakes000000.064.png"]
+
+
+class RecordLogs(L.Callback):
+    """Each rank writes the D step's logs of every batch (its own logit means, BEGAN's k_t and M)."""
+
+    def __init__(self, dirpath: str, keys: tuple[str, ...]) -> None:
+        self.dirpath, self.keys, self.rows = dirpath, keys, []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.rows.append([float(pl_module.last_logs[key]) for key in self.keys])
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        torch.save(torch.tensor(self.rows, dtype=torch.float64), f"{self.dirpath}/logs{trainer.global_rank}.pt")
+
+
+def test_began_k_t_is_updated_from_the_global_batch_and_m_is_its_global_mean(tiny_cfg, tmp_path):
+    # k_init and lambda_k keep k_t off its clamps at 0 and 1, where ranks would agree by accident
+    cfg = tiny_cfg("began", "loss=began", "loss.k_init=0.5", "loss.lambda_k=0.1", "loss.gamma=0.7",
+                   "trainer=ddp_cpu", "total_kimg=0.096", "callbacks.checkpoint.every_kimg=0",
+                   "callbacks.preview.every_kimg=0", "metrics=none")
+    keys = ("logits/real", "logits/fake", "equilibrium/k", "equilibrium/convergence")
+    datamodule, module, trainer = build(cfg)
+    trainer.callbacks.append(RecordLogs(str(tmp_path), keys))
+    trainer.fit(module, datamodule=datamodule)
+    rank0, rank1 = (torch.load(tmp_path / f"logs{rank}.pt") for rank in (0, 1))
+    assert rank0.shape == (6, 4) and not torch.equal(rank0[:, 0], rank1[:, 0])  # the ranks saw different images
+    real, fake = (rank0[:, 0] + rank1[:, 0]) / 2, (rank0[:, 1] + rank1[:, 1]) / 2  # global means: equal batches
+    k = torch.clamp(0.5 + 0.1 * torch.cumsum(0.7 * real - fake, 0), 0, 1)  # no clamp is hit (checked below)
+    assert 0 < float(k.min()) and float(k.max()) < 1
+    for rank in (rank0, rank1):
+        torch.testing.assert_close(rank[:, 2], k, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(rank[:, 3], real + (0.7 * real - fake).abs(), rtol=1e-5, atol=1e-6)

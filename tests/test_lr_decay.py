@@ -49,3 +49,16 @@ def test_rates_follow_the_schedule_and_a_resumed_run_matches(tmp_path):
     expected_state, actual = whole.state_dict(), resumed.state_dict()
     for key in expected_state:
         assert torch.equal(expected_state[key], actual[key]), key
+
+
+def test_lr_decay_multiplies_pggans_stage_rates(tmp_path):
+    # stages as in tests/test_pggan.py: the last batch starts at 98 of 100 images, at 16x16 (the configured 1e-3)
+    cfg = compose(tiny("pggan", "loss=wgangp", "dataset.resolution=16", "arch.schedule.stable_kimg=0.024",
+                       "arch.schedule.transition_kimg=0.032", "arch.schedule.batch_sizes={8:4,16:2}",
+                       "arch.schedule.lr={8:5e-4}", "callbacks.checkpoint.every_kimg=0", "total_kimg=0.1",
+                       "callbacks.lr_decay.start=0.5", "callbacks.lr_decay.final=0.5"), tmp_path)
+    _, trainer = fit(cfg)
+    for optimizer in trainer.optimizers:
+        group = optimizer.param_groups[0]
+        assert group["lr"] == pytest.approx(1e-3 * (1 - 0.5 * (0.98 - 0.5) / 0.5))  # not overwritten by the stage
+        assert group["lr_factors"]["lr_decay"] == pytest.approx(0.52)

@@ -91,3 +91,18 @@ def test_a_penalty_chosen_twice_is_one_line():
     assert result.stderr.strip().splitlines()[-1] == (
         "error: regularizer=[r1,r1] has r1 twice; accepted: each option once, e.g. regularizer=[r1,r2] "
         "(the weight of each is regularizer.<option>.weight)")
+
+
+def test_pggan_wgangp_with_r1_runs_r1_and_drift_and_drops_the_presets_gp_settings(tmp_path, caplog):
+    from gan_lightning.run.build import _run_config, build_module
+
+    cfg = compose(tiny("pggan", "loss=wgangp", "regularizer=r1", "dataset.resolution=8"), tmp_path)
+    assert set(cfg.regularizer) == {"r1", "gp", "drift"}  # gp: the preset's settings, without a penalty
+    with caplog.at_level("INFO"):
+        cfg, _ = _run_config(cfg)
+    assert set(cfg.regularizer) == {"r1", "drift"}  # what config.yaml records
+    assert ("regularizer.gp: a preset's settings for gp are not used, as it is not among the chosen penalties; "
+            "add it with regularizer=[r1,drift,gp]") in caplog.messages
+    penalties = build_module(cfg).regularizer.items
+    assert {key: type(reg).__name__ for key, reg in penalties.items()} == {"r1": "R1", "drift": "Drift"}
+    assert (penalties["r1"].weight, penalties["drift"].weight) == (10.0, 0.001)

@@ -73,3 +73,21 @@ def test_the_signal_flag_records_the_first_signal_and_restores_the_previous_hand
     finally:
         flag.restore()
     assert signal.getsignal(signal.SIGUSR1) == before
+
+
+def test_a_preempted_submitit_slurm_job_ends_without_a_result_so_the_launcher_waits_for_the_requeued_one(
+        monkeypatch, tmp_path):
+    import pytest
+
+    from gan_lightning.training.preemption import Preempted, leave_no_result
+
+    stop = Preempted("SIGTERM", 2464, 77, tmp_path / "last.ckpt")
+    for name in ("SUBMITIT_EXECUTOR", "SLURM_JOB_ID"):
+        monkeypatch.delenv(name, raising=False)
+    leave_no_result(stop)  # a plain run (or a plain sbatch script) returns: train.py then exits with status 0
+    monkeypatch.setenv("SLURM_JOB_ID", "7")
+    leave_no_result(stop)
+    monkeypatch.setenv("SUBMITIT_EXECUTOR", "slurm")  # what submitit's sbatch script exports
+    with pytest.raises(SystemExit) as exit_info:  # not an Exception: submitit writes no result file for it
+        leave_no_result(stop)
+    assert exit_info.value.code == 0 and not isinstance(exit_info.value, Exception)

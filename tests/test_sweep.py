@@ -150,6 +150,11 @@ def test_an_optuna_search_records_trials_failures_and_best_parameters_and_surviv
     states = [t.state.name for t in study.trials]
     assert len(states) == 3 and "COMPLETE" in states and "FAIL" in states, states
     assert "became NaN/inf" in result.stdout + result.stderr  # the failed trial's reason, in the sweep's log
+    reasons = [t.user_attrs.get("fail_reason", "") for t in study.trials if t.state.name == "FAIL"]
+    assert reasons and all(r.startswith("reg/r1") and "became NaN/inf at" in r for r in reasons), reasons  # the study
+    report = (write_report(tmp_path / "first") / "report.md").read_text()
+    failed = [t for t in study.trials if t.state.name == "FAIL"]
+    assert f"- trial {failed[0].number} (FAIL): {reasons[0]}" in report, report
     best = yaml.safe_load((tmp_path / "first" / "optimization_results.yaml").read_text())
     assert set(best["best_params"]) >= {"optimizer.generator.lr", "n_critic", "regularizer.r1.weight"}
     assert best["best_params"]["regularizer.r1.weight"] == 0.01

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from gan_lightning.data.base import InMemoryDataModule
-from gan_lightning.data.files import ImageFiles
+from gan_lightning.data.files import ON_CORRUPT, ImageFiles
 from gan_lightning.data.images import fit_image, mode_for
 from gan_lightning.data.sampler import check_int
 from gan_lightning.data.stream import STORAGES, LazyImages, serve, source_identity
@@ -34,12 +34,12 @@ def center_crop(img: Image.Image, size: int) -> Image.Image:
     return img.crop((left, top, left + size, top + size))
 
 
-def find_images(root: Path, folder: str) -> ImageFiles:
+def find_images(root: Path, folder: str, on_corrupt: str = "error") -> ImageFiles:
     """`root` itself (a folder or archive of images), or root/<folder> or root/<folder>.zip inside it."""
     for candidate in (root / folder, root / f"{folder}.zip"):
         if candidate.exists():
-            return ImageFiles(candidate)
-    return ImageFiles(root)
+            return ImageFiles(candidate, on_corrupt=on_corrupt)
+    return ImageFiles(root, on_corrupt=on_corrupt)
 
 
 def read_partition(root: Path, files: ImageFiles, split: str) -> list[str]:
@@ -74,10 +74,13 @@ class CelebADataModule(InMemoryDataModule):
         seed: int = 0,
         conditional: bool = False,
         num_workers: int = 0,
+        on_corrupt: str = "error",
     ) -> None:
         super().__init__(resolution, channels, batch_size, seed, conditional, num_workers)
         check_choice("dataset.split", split, tuple(SPLITS))
         check_choice("dataset.storage", storage, STORAGES)
+        check_choice("dataset.on_corrupt", on_corrupt, ON_CORRUPT)
+        self.on_corrupt = on_corrupt  # error, or skip: the next image that decodes is served in its place
         if crop_size is not None:
             check_int("dataset.crop_size", crop_size, 1)
         self.root, self.crop_size, self.split = root, crop_size, split
@@ -93,7 +96,7 @@ class CelebADataModule(InMemoryDataModule):
     def load(self) -> tuple[torch.Tensor | LazyImages, None]:
         """The faces as `storage` says."""
         root = Path(self.root).expanduser()
-        files = find_images(root, self.folder)
+        files = find_images(root, self.folder, self.on_corrupt)
         names = read_partition(root, files, self.split)
         if not names:
             raise ConfigError(f"dataset.root={self.root!r} has no {self.split} images; accepted: the "

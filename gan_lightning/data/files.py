@@ -129,15 +129,15 @@ def strip_common_folder(names: list[str]) -> list[str]:
     return names
 
 
-def decode_images(
+def decode_each(
     files: ImageFiles,
     names: list[str],
     fit: Callable[[Image.Image], np.ndarray],
-) -> torch.Tensor:
-    """Decode `names` and apply `fit` to each; returns uint8 [N, C, H, W] in the order of `names`.
+) -> list[np.ndarray | None]:
+    """Decode `names` and apply `fit` to each, in the order of `names`.
 
     A file PIL cannot read (truncated, foreign bytes) is an error, or with `files.on_corrupt == "skip"` is
-    left out: its name goes to `files.skipped` and the count and names to the log.
+    None: its name goes to `files.skipped`.
     """
     position = {name: i for i, name in enumerate(names)}
     arrays: list[np.ndarray | None] = [None] * len(names)
@@ -159,7 +159,20 @@ def decode_images(
             log.debug("skipping %s: %s", files.where(name), error)
         if count % LOG_EVERY == 0:
             log.info("decoded %d/%d images", count, len(names))
-    kept = [array for array in arrays if array is not None]
+    return arrays
+
+
+def decode_images(
+    files: ImageFiles,
+    names: list[str],
+    fit: Callable[[Image.Image], np.ndarray],
+) -> torch.Tensor:
+    """Decode `names` and apply `fit` to each; returns uint8 [N, C, H, W] in the order of `names`.
+
+    A file PIL cannot read is an error, or with `files.on_corrupt == "skip"` is left out: its name goes to
+    `files.skipped` and the count and names to the log.
+    """
+    kept = [array for array in decode_each(files, names, fit) if array is not None]
     if files.skipped:
         skipped = [files.where(n) for n in sorted(files.skipped)]
         more = f" and {len(skipped) - SHOWN_SKIPPED} more (all in train.log)" if len(skipped) > SHOWN_SKIPPED else ""

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from gan_lightning.data.base import InMemoryDataModule
+from gan_lightning.data.files import ON_CORRUPT
 from gan_lightning.data.images import fit_image
 from gan_lightning.data.sampler import check_int
 from gan_lightning.data.stream import STORAGES, LazyImages, serve, source_identity
@@ -27,10 +28,12 @@ ENVS: dict[tuple[str, int], object] = {}  # open read-only environments by (path
 class LmdbRecords:
     """The records of an LMDB, named by their keys; opened read-only, once per process (forked workers reopen)."""
 
-    def __init__(self, path: Path, key: str = "dataset.root", limit: int | None = None) -> None:
+    def __init__(self, path: Path, key: str = "dataset.root", limit: int | None = None,
+                 on_corrupt: str = "error") -> None:
+        check_choice("dataset.on_corrupt", on_corrupt, ON_CORRUPT)
         self.path, self.key = path, key
-        # files.decode_images' corrupt-image policy; streaming needs every record (LazyImages indexes by position)
-        self.on_corrupt, self.skipped = "error", []
+        # files.decode_each's corrupt-image policy; with skip, LazyImages serves the next record in its place
+        self.on_corrupt, self.skipped = on_corrupt, []
         if not (path / "data.mdb").is_file() and not (path.is_file() and path.suffix == ".mdb"):
             raise ConfigError(f"{key}={str(path)!r} is not an LMDB; accepted: {LAYOUT} (unzip a downloaded .zip)")
         with self.env().begin() as txn:
@@ -89,9 +92,12 @@ class LSUNDataModule(InMemoryDataModule):
         seed: int = 0,
         conditional: bool = False,
         num_workers: int = 0,
+        on_corrupt: str = "error",
     ) -> None:
         super().__init__(resolution, channels, batch_size, seed, conditional, num_workers)
         check_choice("dataset.storage", storage, STORAGES)
+        check_choice("dataset.on_corrupt", on_corrupt, ON_CORRUPT)
+        self.on_corrupt = on_corrupt
         if max_items is not None:
             check_int("dataset.max_items", max_items, 1)
         self.root, self.storage, self.cache_dir, self.max_items = root, storage, cache_dir, max_items
@@ -100,7 +106,7 @@ class LSUNDataModule(InMemoryDataModule):
     def load(self) -> tuple[torch.Tensor | LazyImages, None]:
         """The images as `storage` says; LSUN has no labels."""
         path = Path(self.root).expanduser()
-        records = LmdbRecords(path, limit=self.max_items)
+        records = LmdbRecords(path, limit=self.max_items, on_corrupt=self.on_corrupt)
         if not len(records.keys):
             raise ConfigError(f"dataset.root={self.root!r} holds no records; accepted: {LAYOUT}")
         self.source = f"{path} ({self.storage})"

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gan_lightning.data.files import decode_images
+from gan_lightning.data.files import SHOWN_SKIPPED, decode_each
+from gan_lightning.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ class Records(Protocol):
 
     path: Path
     key: str
+    on_corrupt: str  # error | skip (dataset.on_corrupt)
+    skipped: list[str]
 
     @property
     def names(self) -> list[str]: ...
@@ -41,7 +44,12 @@ class Records(Protocol):
 
 
 class LazyImages:
-    """uint8 images [N, C, R, R] decoded from `records` (through files.decode_images) on every access."""
+    """uint8 images [N, C, R, R] decoded from `records` (through files.decode_each) on every access.
+
+    With `records.on_corrupt == "skip"` an image that cannot be decoded is served as the next one that can:
+    the dataset keeps its length and positions, so its streamed, cached and in-memory copies serve the same
+    batches, and a resumed run the same data order. Each such image is logged once, with the count so far.
+    """
 
     dtype = torch.uint8
 
@@ -49,6 +57,8 @@ class LazyImages:
                  shape: tuple[int, int, int]) -> None:
         self.records, self.names, self.fit = records, names, fit
         self.shape = torch.Size((len(names), *shape))
+        self.standin: dict[int, int] = {}  # position of a corrupt image -> the position served in its place
+        self.corrupt: set[int] = set()
 
     device = torch.device("cpu")  # where batches are made (base.TensorBatches and train_dataloader ask)
     is_cuda = False
@@ -76,9 +86,39 @@ class LazyImages:
         unique = sorted(set(positions))  # a batch may repeat an image when it wraps an epoch
         if not unique:
             return torch.empty((0, *self.shape[1:]), dtype=torch.uint8)
-        decoded = decode_images(self.records, [self.names[i] for i in unique], self.fit)
-        row = {p: i for i, p in enumerate(unique)}
-        return decoded[[row[p] for p in positions]]
+        served = self._decode(unique)
+        return torch.from_numpy(np.stack([served[p] for p in positions]))
+
+    def _decode(self, positions: list[int]) -> dict[int, np.ndarray]:
+        """position -> image; a corrupt one (on_corrupt=skip) gives the next position that decodes."""
+        targets = sorted({self.standin.get(p, p) for p in positions})
+        arrays = dict(zip(targets, decode_each(self.records, [self.names[t] for t in targets], self.fit)))
+        served = {}
+        for p in positions:
+            t = self.standin.get(p, p)
+            while True:
+                if t not in arrays:
+                    arrays[t] = decode_each(self.records, [self.names[t]], self.fit)[0]
+                if arrays[t] is not None:
+                    break
+                self._found_corrupt(t)
+                t = (t + 1) % len(self)
+                if t == p:
+                    raise ConfigError(f"{self.records.key}={str(self.records.path)!r}: none of its {len(self)} "
+                                      "images can be decoded; accepted: readable images")
+            if t != p:
+                self.standin[p] = t
+            served[p] = arrays[t]
+        return served
+
+    def _found_corrupt(self, position: int) -> None:
+        if position in self.corrupt:
+            return
+        self.corrupt.add(position)
+        n = len(self.corrupt)
+        level = logging.WARNING if n <= SHOWN_SKIPPED or n % 100 == 0 else logging.DEBUG
+        log.log(level, "dataset.on_corrupt=skip: cannot decode %s; the next image that decodes is served in its "
+                "place (%d of %d images skipped so far)", self.records.where(self.names[position]), n, len(self))
 
 
 def cache_key(description: dict) -> str:

@@ -6,8 +6,10 @@ term needs D's opinion of real images (the relativistic ones) set `uses_real_in_
 evaluates D on reals in the G step only for them.
 
 A loss with training state (BEGAN's equilibrium variable k_t) keeps it in registered buffers, so it is
-checkpointed and moved with the module, and updates it in `after_d_step(real_logits, fake_logits)`, which
-the module calls after every D update with that step's detached outputs; the hook returns scalars to log.
+checkpointed and moved with the module, sets `stateful = True`, and updates it in
+`after_d_step(real_logits, fake_logits)`, which the module calls after every D update with that step's
+detached outputs (under DDP those of every rank, gathered: the state stays equal on all ranks); the hook
+returns scalars to log.
 
 PGGAN's drift term `drift * E[D(x)^2]` (Karras et al. 2018, sec. A.1) is an option of every loss.
 """
@@ -22,6 +24,7 @@ class GANLoss(nn.Module):
     """Base class: subclasses implement `d_loss` and `g_loss`; `d` adds the drift term."""
 
     uses_real_in_g = False
+    stateful = False  # True: after_d_step updates training state from the D outputs of every rank
 
     def __init__(self, drift: float = 0.0) -> None:
         super().__init__()
@@ -164,8 +167,11 @@ class BEGAN(GANLoss):
 
     D minimises L(real) - k_t * L(fake), G minimises L(fake); after each D step
     k_{t+1} = clip(k_t + lambda_k * (gamma * L(real) - L(fake)), 0, 1). The convergence measure
-    M = L(real) + |gamma * L(real) - L(fake)| (sec. 3.4.1) is logged with k_t.
+    M = L(real) + |gamma * L(real) - L(fake)| (sec. 3.4.1) is logged with k_t. Under DDP both use the means
+    over every rank's batch (the module gathers the outputs), so k_t is the same on all ranks.
     """
+
+    stateful = True
 
     def __init__(self, gamma: float = 0.5, lambda_k: float = 0.001, k_init: float = 0.0) -> None:
         super().__init__(drift=0.0)

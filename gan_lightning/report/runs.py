@@ -37,6 +37,7 @@ class Run:
     overrides: dict[str, str] = field(default_factory=dict)
     history: list[tuple[float, dict[str, float]]] = field(default_factory=list)  # (kimg, values) per evaluation
     config: dict[str, Any] = field(default_factory=dict)
+    trial: int | None = None  # the Optuna trial that recorded this run as FAIL (gan_lightning/run/trials.py)
 
     @property
     def name(self) -> str:
@@ -98,6 +99,12 @@ def read_status(log: Path) -> tuple[str, str]:
     return "unfinished", "no final line in train.log (running, killed or out of time)"
 
 
+def read_failed_trial(log: Path) -> int | None:
+    """The number of the Optuna trial this run failed as (its "optuna: trial N of study S fails" line)."""
+    found = re.findall(r"optuna: trial (\d+) of study .* fails: ", log.read_text(errors="replace")) if log.is_file() else []
+    return int(found[-1]) if found else None
+
+
 def read_history(path: Path) -> list[tuple[float, dict[str, float]]]:
     """(kimg, values) per line of metrics.jsonl; a torn last line (a killed run) is skipped."""
     history = []
@@ -134,6 +141,7 @@ def read_run(run_dir: Path) -> Run:
             value = f"[{','.join(map(str, value))}]"
         run.factors[column] = "-" if value is None else str(value)
     run.status, run.reason = read_status(run_dir / "train.log")
+    run.trial = read_failed_trial(run_dir / "train.log") if run.status != "done" else None
     run.history = read_history(run_dir / "metrics.jsonl")
     return run
 

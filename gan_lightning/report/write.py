@@ -71,14 +71,22 @@ def factor_summary(runs: list[Run], values: dict[str, float], mode: str) -> list
     return lines
 
 
-def optuna_summary(sweep_dir: Path) -> list[str]:
-    """The Optuna sweeper's best parameters (optimization_results.yaml), when the sweep was a search."""
+def optuna_summary(sweep_dir: Path, runs: list[Run]) -> list[str]:
+    """The Optuna sweeper's best parameters (optimization_results.yaml), when the sweep was a search, and the
+    trials that failed with their reasons (also each trial's `fail_reason` in the study)."""
     path = sweep_dir / "optimization_results.yaml"
-    if not path.is_file():
+    failed = [r for r in runs if r.trial is not None]
+    if not path.is_file() and not failed:
         return []
-    results = yaml.safe_load(path.read_text()) or {}
+    results = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
     params = ", ".join(f"`{k}={v}`" for k, v in (results.get("best_params") or {}).items())
-    return ["## Optuna", "", f"Best value {shown(results.get('best_value'))} with {params}.", ""]
+    lines = ["## Optuna", ""]
+    if path.is_file():
+        lines += [f"Best value {shown(results.get('best_value'))} with {params}.", ""]
+    if failed:
+        lines += [f"{len(failed)} trials FAIL in the study, each with its reason as the user attribute `fail_reason`:",
+                  "", *(f"- trial {r.trial} (FAIL): {r.reason} (`{r.name}`)" for r in failed), ""]
+    return lines
 
 
 def write_report(sweep_dir: str | Path, out: str | Path | None = None, metric: str | None = None,
@@ -124,7 +132,7 @@ def write_report(sweep_dir: str | Path, out: str | Path | None = None, metric: s
              f"{len(runs)} runs: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ". "
              f"Compared by `{key}` ({'lower' if mode == 'min' else 'higher'} is better), the {value} evaluation of "
              "each run; runs that did not finish (failed, diverged, unfinished) have none.", "",
-             *optuna_summary(sweep_dir), "## Runs", "",
+             *optuna_summary(sweep_dir, runs), "## Runs", "",
              *markdown_table([{**row, "run": row["job"]} for row in table],
                              [c for c in table[0] if c not in ("reason", "job")]),
              "", "Run folders, reasons and full-precision values: `runs.csv`.", "",

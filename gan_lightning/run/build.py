@@ -22,15 +22,21 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gan_lightning.errors import ConfigError
 from gan_lightning.run.checkpoint import resolve_ckpt_path, resolved_config
-from gan_lightning.run.cli import check_partial, check_scalars, instantiate_error
+from gan_lightning.run.cli import (
+    check_partial,
+    check_scalars,
+    drop_unchosen_penalties,
+    instantiate_error,
+)
 from gan_lightning.run.resume import resume_config, typed_keys
+from gan_lightning.run.trials import record_failure
 from gan_lightning.training.checkpoint_io import (
     check_weights_fit,
     checkpoint_config,
     instantiate_module,
     read_checkpoint,
 )
-from gan_lightning.training.preemption import Preempted
+from gan_lightning.training.preemption import Preempted, leave_no_result
 from gan_lightning.training.schedule import run_finished
 
 log = logging.getLogger(__name__)  # console and train.log
@@ -144,20 +150,27 @@ def run(cfg: DictConfig) -> float | str | None:
 
     Returns the value of `optimized_metric` (None when it is not set). In a sweep a run that stops with a
     one-line error returns that line instead of exiting, so the sweep goes on: Hydra's sweeps ignore the
-    value, Optuna records the trial as failed with the line as its reason, the report lists it.
+    value, Optuna records the trial as failed with the line as its `fail_reason` (run/trials.py), the report
+    lists it.
     """
     try:
-        return _fit(cfg)
+        value = _fit(cfg)
     except Exception as error:  # instantiate() wraps errors of constructors: find ours in the chain
         message = explain(error, cfg)
         if message is None:
             record.exception("stopped by an unexpected error")
+            if sweeping():
+                record_failure(f"unexpected error: {type(error).__name__}: {error}")
             raise
-        if sweeping():  # the console and train.log
+        if sweeping():  # the console and train.log; an Optuna trial keeps it as its fail_reason
             log.error("error: %s", message)
+            record_failure(message)
             return f"error: {message}"
         record.error("error: %s", message)
         raise SystemExit(f"error: {message}") from None
+    if isinstance(value, str) and sweeping():  # optimized_metric was not logged: the trial fails with this line
+        record_failure(value.removeprefix("error: "))
+    return value
 
 
 def optimized_value(cfg: DictConfig, trainer: L.Trainer) -> float | str | None:
@@ -179,6 +192,10 @@ def _run_config(cfg: DictConfig) -> tuple[DictConfig, dict | None]:
         raise ConfigError(f"{missing[0]} must be set (the config says ???); accepted: {missing[0]}=<value> "
                           "on the command line, e.g. dataset.root=/path/to/images")
     check_scalars(cfg)
+    for name in drop_unchosen_penalties(cfg):  # e.g. arch=pggan loss=wgangp regularizer=r1: GP's settings
+        chosen = [str(key) for key in cfg.regularizer]
+        log.info("regularizer.%s: a preset's settings for %s are not used, as it is not among the chosen "
+                 "penalties; add it with regularizer=[%s]", name, name, ",".join([*chosen, name]))
     choices = dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
     choices = {group: option for group, option in choices.items() if not group.startswith("hydra") and option}
     typed = cfg.get("ckpt_path")
@@ -264,6 +281,7 @@ def _fit(cfg: DictConfig) -> float | str | None:
             stop = Preempted("SIGTERM", module.nimg, module.batches, last_checkpoint(cfg))
         if trainer.is_global_zero:
             log.info(stop.resume_line())
+        leave_no_result(stop)
         return None
     finally:  # loggers that hold a process-wide run (wandb) end it: the next job of a sweep starts its own
         for logger in trainer.loggers:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hydra.utils import get_class
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from gan_lightning.errors import ConfigError, check_number
 
@@ -119,6 +119,25 @@ def check_scalars(cfg: DictConfig) -> None:
     """Raise ConfigError for a top-level scalar of the wrong type or range (`total_kimg=abc`, `z_dim=-3`)."""
     for key, bounds in SCALARS.items():
         check_number(key, cfg.get(key), **bounds)
+
+
+def drop_unchosen_penalties(cfg: DictConfig) -> list[str]:
+    """Remove `regularizer.<name>` entries that have settings but no `_target_`, and return their names.
+
+    Such an entry comes from a preset for a penalty the command line replaced: arch=pggan loss=wgangp
+    (conf/arch_loss/pggan_wgangp.yaml) sets `regularizer.gp.*` for WGAN-GP's penalty, and `regularizer=r1`
+    chooses R1 instead. A key typed on the command line for a penalty not chosen is refused before this
+    (unknown_key). The run's config.yaml then lists only the penalties that run.
+    """
+    node = cfg.get("regularizer")
+    if not isinstance(node, DictConfig) or "_target_" in node:
+        return []
+    unchosen = [str(key) for key, entry in node.items_ex(resolve=False)
+                if isinstance(entry, DictConfig) and "_target_" not in entry]
+    with open_dict(node):
+        for key in unchosen:
+            node.pop(key)
+    return unchosen
 
 
 def check_partial(factory: partial, key: str) -> partial:

@@ -48,8 +48,8 @@ def rollback(module, path: Path, factor: float) -> dict:
         optimizer.load_state_dict(state)
         for group in optimizer.param_groups:
             group["lr"] *= factor
-            if "base_lr" in group:  # a progressive schedule's configured rate (callbacks/progressive.py)
-                group["base_lr"] *= factor
+            factors = group.setdefault("lr_factors", {})  # kept by every lr schedule (callbacks/progressive.py)
+            factors["rollback"] = factors.get("rollback", 1.0) * factor
     return checkpoint
 
 

@@ -216,8 +216,12 @@ class GAN(L.LightningModule):
             loss = loss + penalty
             logs[f"reg/{reg.name}"] = penalty.detach()
         self.d_update(opt, loss)
-        # stateful losses update their state (BEGAN's k_t) from this step's outputs
-        logs.update(self.loss.after_d_step(real_logits.detach(), fake_logits.detach()))
+        # stateful losses update their state (BEGAN's k_t) from this step's outputs: those of every rank, so
+        # the state stays equal on all ranks and what they log is the global batch's value
+        outputs = (real_logits.detach(), fake_logits.detach())
+        if self.loss.stateful and self.trainer.world_size > 1:
+            outputs = tuple(self.all_gather(x).reshape(-1) for x in outputs)  # [world * N]
+        logs.update(self.loss.after_d_step(*outputs))
         if lazy:
             penalties = {f"reg/{reg.name}": reg(D, real, fake, c) for reg in lazy}
             self.d_update(opt, sum(penalties.values()))

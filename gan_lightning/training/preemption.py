@@ -4,6 +4,9 @@ A handler only records the signal; the checkpoint callback acts on it at the end
 the module's state is whole (Lightning's own SLURM handler saves from inside the handler, mid-step). Under
 SLURM, SIGUSR1 also requeues the job (as Lightning's auto-requeue does), and the requeued job resumes by
 itself with `ckpt_path=last` (gan_lightning/run/build.py picks the newest checkpoint of its run folder).
+A job of hydra's submitit launcher (launcher=slurm) ends such a run without a result (`leave_no_result`):
+submitit would take a returned value for the job's result, and the launcher would stop waiting while SLURM
+runs the requeued job.
 """
 from __future__ import annotations
 
@@ -80,3 +83,17 @@ def requeue_slurm_job() -> None:
     except (OSError, subprocess.SubprocessError):
         ok = False
     log.info("SLURM job %s %s", job, "requeued" if ok else "could not be requeued (scontrol requeue failed)")
+
+
+def submitit_slurm_job() -> bool:
+    """Whether this process is a job hydra's submitit launcher sent to SLURM (its sbatch script sets this)."""
+    return os.environ.get("SUBMITIT_EXECUTOR") == "slurm" and "SLURM_JOB_ID" in os.environ
+
+
+def leave_no_result(stop: Preempted) -> None:
+    """Under launcher=slurm, end a preempted job without returning: submitit then writes no result file, so
+    the sweep waits for the requeued job (or learns that SLURM cancelled it); elsewhere return."""
+    if submitit_slurm_job():
+        log.info("SLURM job %s stopped by %s with no result: the launcher waits for the requeued job",
+                 os.environ["SLURM_JOB_ID"], stop.signame)
+        raise SystemExit(0)

@@ -4,9 +4,9 @@ A ramp-down of both optimizers' learning rates over the last part of training (a
 appendix A.1, and most toy-mixture recipes) lowers the noise of the last updates: the samples settle on
 the modes instead of jittering between them. The factor is a pure function of the run's progress on the
 images-seen clock, so a resumed run gets the same learning rates. Each parameter group keeps the rate it
-was built with as `base_lr` (saved with the optimizer state), so the decay never compounds. The
-schedules that set rates of their own (PGGAN's stages, SinGAN's scales) are not combined with it: leave
-it off (start 1.0) there.
+was built with as `base_lr` (saved with the optimizer state), so the decay never compounds. With the
+schedules that set rates of their own it multiplies: PGGAN's per-stage rates (arch.schedule.lr) and
+SinGAN's per-scale decay times this factor (progressive.set_learning_rates).
 """
 import lightning as L
 
@@ -34,4 +34,4 @@ class LRDecay(L.Callback):
         if self.start >= 1.0:
             return
         progress = run_progress(module.nimg, module.g_steps, module.total_kimg, module.total_g_steps)
-        set_learning_rates(trainer, factor=decay_factor(progress, self.start, self.final))
+        set_learning_rates(trainer, "lr_decay", factor=decay_factor(progress, self.start, self.final))

@@ -3,6 +3,7 @@
 Any net with `grow(resolution, alpha)` (PGGAN's, or a later family's) is driven; the callback knows nothing
 else about it. Everything is recomputed from `nimg` before each batch, so a resumed run continues exactly.
 """
+import math
 from functools import partial
 
 import lightning as L
@@ -22,12 +23,21 @@ def check_hooks(trainer: L.Trainer, key: str) -> L.LightningDataModule:
     return datamodule
 
 
-def set_learning_rates(trainer: L.Trainer, lr: float | None = None, factor: float = 1.0) -> None:
-    """Every optimizer's lr: `lr`, or (None) its configured rate, times `factor`."""
+def set_learning_rates(trainer: L.Trainer, source: str, lr: float | None = None, factor: float = 1.0) -> None:
+    """Every optimizer's lr from what each schedule sets under its `source` name: a schedule's rate `lr` (PGGAN's
+    per-stage rates; None: the configured rate) times the factors of every source (callbacks.lr_decay,
+    SinGAN's per-scale decay, a divergence rollback), so schedules multiply instead of overwriting each other."""
     for optimizer in trainer.optimizers:
         for group in optimizer.param_groups:
             base = group.setdefault("base_lr", group["lr"])  # the configured rate; saved with the optimizer
-            group["lr"] = (base if lr is None else lr) * factor
+            rates = group.setdefault("scheduled_lr", {})  # source -> rate; saved too, so resumes are exact
+            factors = group.setdefault("lr_factors", {})
+            if lr is None:
+                rates.pop(source, None)
+            else:
+                rates[source] = lr
+            factors[source] = factor
+            group["lr"] = min(rates.values(), default=base) * math.prod(factors.values())
 
 
 class Progressive(L.Callback):
@@ -53,7 +63,7 @@ class Progressive(L.Callback):
         for net in pl_module.children():
             if callable(getattr(net, "grow", None)):
                 net.grow(stage.resolution, stage.alpha)
-        set_learning_rates(trainer, stage.lr)
+        set_learning_rates(trainer, "progressive", lr=stage.lr)
         return stage
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -67,7 +67,7 @@ class ScaleSchedule(L.Callback):
         for net in pl_module.children():
             if callable(getattr(net, "grow", None)):
                 net.grow(scale, real)
-        set_learning_rates(trainer, factor=self.lr_factor_at(pl_module.nimg))
+        set_learning_rates(trainer, "singan", factor=self.lr_factor_at(pl_module.nimg))
         return scale
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
