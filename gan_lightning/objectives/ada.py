@@ -54,11 +54,13 @@ class AdaptiveAugment(nn.Module):
         self.multiplier = {name: float(probability.get(name, 1.0)) for name in OPS}
         self.adaptive = p is None
         self.target, self.interval, self.speed_kimg = float(target), interval, float(speed_kimg)
-        self.register_buffer("p", torch.tensor(0.0 if p is None else float(p)))  # checkpointed
+        # the adaptation's state, checkpointed: p, the last r_t, D steps seen, [sum of sign(D(real)), count]
+        self.register_buffer("p", torch.tensor(0.0 if p is None else float(p)))
+        self.register_buffer("rt", torch.tensor(0.0))
+        self.register_buffer("steps", torch.tensor(0, dtype=torch.int64))
+        self.register_buffer("signs", torch.zeros(2))
         taps = torch.tensor(ops.SYM6, dtype=torch.float32)
         self.register_buffer("taps", taps / taps.sum(), persistent=False)  # a constant, not state
-        self.pending = 0  # D steps since the last update of p
-        self.signs = torch.zeros(2)  # [sum of sign(D(real)), count] since the last update (not a DDP buffer)
 
     def forward(self, images: Tensor) -> Tensor:
         """Images [N, 1 or 3, H, W] -> augmented images of the same shape, differentiable w.r.t. `images`."""
@@ -146,29 +148,23 @@ class AdaptiveAugment(nn.Module):
 
     @torch.no_grad()
     def after_d_step(self, real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
-        """Collect sign(D(real)) of a D step; every `interval` steps move p (adaptive only). Logs augment/p,
-        and augment/rt when p moved. Over ranks, the sums are added before p moves, so every rank agrees."""
-        logs = {"augment/p": self.p.clone()}
+        """Add up sign(D(real)) of a D step; every `interval` steps move p (adaptive only). Logs augment/p and
+        augment/rt (the r_t of the last update; 0 before it). All on the device, no host sync; over ranks each
+        step's sums are added first, so every rank holds the same state."""
         if not self.adaptive:
-            return logs
-        signs = torch.stack([real_logits.sign().sum(), torch.tensor(real_logits.numel(), device=real_logits.device)])
-        self.signs = self.signs.to(real_logits.device) + signs.float()
-        self.pending += 1
-        if self.pending < self.interval:
-            return logs
-        total = self.signs.clone()
+            return {"augment/p": self.p.clone()}
+        signs = torch.stack([real_logits.sign().sum(), real_logits.new_tensor(real_logits.numel())]).float()
         if dist.is_available() and dist.is_initialized():
-            dist.all_reduce(total)
-        rt = total[0] / total[1]
-        self.p.copy_((self.p + torch.sign(rt - self.target) * total[1] / (self.speed_kimg * 1000)).clamp(0, 1))
-        self.signs, self.pending = torch.zeros_like(self.signs), 0
-        return {"augment/p": self.p.clone(), "augment/rt": rt}
-
-    def get_extra_state(self) -> dict:
-        return {"pending": self.pending, "signs": self.signs.cpu()}  # mid-interval sums: an exact resume
-
-    def set_extra_state(self, state: dict) -> None:
-        self.pending, self.signs = int(state["pending"]), state["signs"].clone()
+            dist.all_reduce(signs)
+        self.signs += signs
+        self.steps += 1
+        due = self.steps % self.interval == 0
+        rt = self.signs[0] / self.signs[1]
+        moved = (self.p + torch.sign(rt - self.target) * self.signs[1] / (self.speed_kimg * 1000)).clamp(0, 1)
+        self.p.copy_(torch.where(due, moved, self.p))
+        self.rt.copy_(torch.where(due, rt, self.rt))
+        self.signs.mul_((~due).float())  # the next interval starts from zero
+        return {"augment/p": self.p.clone(), "augment/rt": self.rt.clone()}
 
     def extra_repr(self) -> str:
         mode = f"adaptive, target={self.target:g}, interval={self.interval}" if self.adaptive else "fixed"

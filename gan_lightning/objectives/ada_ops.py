@@ -71,25 +71,30 @@ def constant_translate(tx: float, ty: float, device: torch.device) -> Tensor:
     return matrix([[1, 0, tx], [0, 1, ty], [0, 0, 1]], device=device)
 
 
-def fir(x: Tensor, taps: Tensor, up: int = 1, down: int = 1, pad: tuple[int, int] = (0, 0),
-        gain: float = 1.0, correlate: bool = False) -> Tensor:
-    """Per channel and per axis (width, then height): insert up - 1 zeros after each sample, pad with zeros
-    (negative: crop), filter with the 1-D `taps` (a convolution; a correlation if `correlate`) times `gain`,
-    keep every `down`-th sample. x: [N, C, H, W]."""
+def upsample2x(x: Tensor, taps: Tensor) -> Tensor:
+    """[N, C, H, W] -> [N, C, 2H, 2W]: zeros inserted after each sample, then convolved with `taps` (gain 2 per
+    axis, so a constant stays constant), centred. A transposed convolution skips the products with zeros."""
     n, channels, h, w = x.shape
-    if up > 1:  # [N, C, H, up, W, up] -> [N, C, H * up, W * up], zeros after each sample
-        x = F.pad(x.reshape(n, channels, h, 1, w, 1), [0, up - 1, 0, 0, 0, up - 1])
-        x = x.reshape(n, channels, h * up, w * up)
+    k = taps.shape[0]
+    start = k - 1 - (k + 1) // 2  # where the centred output begins in the full convolution
+    kernel = (taps * 2).to(x.dtype).view(1, 1, 1, k)  # conv_transpose2d convolves (no flip needed)
+    x = x.reshape(n * channels, 1, h, w)  # channels as batch: one single-channel kernel, fast on CPUs
+    x = F.conv_transpose2d(x, kernel, stride=(1, 2))[:, :, :, start: start + 2 * w]
+    x = F.conv_transpose2d(x, kernel.transpose(2, 3), stride=(2, 1))[:, :, start: start + 2 * h, :]
+    return x.reshape(n, channels, 2 * h, 2 * w)
+
+
+def downsample2x(x: Tensor, taps: Tensor, pad: tuple[int, int]) -> Tensor:
+    """[N, C, H, W] padded with zeros by `pad` (negative: cropped) on every side, correlated with `taps`,
+    every second sample kept; per axis (width, then height)."""
     p0, p1 = pad
     x = F.pad(x, [max(p0, 0), max(p1, 0)] * 2)
     x = x[:, :, max(-p0, 0): x.shape[2] - max(-p1, 0), max(-p0, 0): x.shape[3] - max(-p1, 0)]
-    taps = (taps * gain).to(x.dtype)
-    if not correlate:
-        taps = taps.flip(0)  # conv2d correlates
-    kernel = taps.view(1, 1, -1).repeat(channels, 1, 1)  # [C, 1, K]
-    x = F.conv2d(x, kernel.unsqueeze(2), groups=channels)  # along the width
-    x = F.conv2d(x, kernel.unsqueeze(3), groups=channels)  # along the height
-    return x[:, :, ::down, ::down]
+    n, channels, h, w = x.shape
+    kernel = taps.to(x.dtype).view(1, 1, 1, -1)
+    x = F.conv2d(x.reshape(n * channels, 1, h, w), kernel, stride=(1, 2))
+    x = F.conv2d(x, kernel.transpose(2, 3), stride=(2, 1))
+    return x.reshape(n, channels, *x.shape[2:])
 
 
 def warp(images: Tensor, G_inv: Tensor, taps: Tensor) -> Tensor:
@@ -111,7 +116,7 @@ def warp(images: Tensor, G_inv: Tensor, taps: Tensor) -> Tensor:
     images = F.pad(images, [mx0, mx1, my0, my1], mode="reflect")
     G_inv = constant_translate((mx0 - mx1) / 2, (my0 - my1) / 2, device) @ G_inv
     # 2x upsampling; the matrix follows into the upsampled pixel grid
-    images = fir(images, taps, up=2, pad=((taps.shape[0] + 1) // 2, (taps.shape[0] - 2) // 2), gain=2.0)
+    images = upsample2x(images, taps)
     G_inv = constant_scale(2, 2, device) @ G_inv @ constant_scale(0.5, 0.5, device)
     G_inv = constant_translate(-0.5, -0.5, device) @ G_inv @ constant_translate(0.5, 0.5, device)
     # Sample the output (with the filter's margin) in normalized coordinates
@@ -121,8 +126,8 @@ def warp(images: Tensor, G_inv: Tensor, taps: Tensor) -> Tensor:
     grid = F.affine_grid(G_inv[:, :2, :], shape, align_corners=False)
     images = F.grid_sample(images, grid.to(images.dtype), mode="bilinear", padding_mode="zeros", align_corners=False)
     # 2x downsampling with the same filter, cropping the margin
-    crop = (taps.shape[0] - 1) // 2 - extra * 2
-    return fir(images, taps, down=2, pad=(crop, crop), correlate=True)
+    k = taps.shape[0]
+    return downsample2x(images, taps, pad=((k - 1) // 2 - extra * 2, (k - 2) // 2 - extra * 2))
 
 
 def recolor(images: Tensor, C: Tensor) -> Tensor:

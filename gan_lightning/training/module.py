@@ -218,6 +218,7 @@ class GAN(L.LightningModule):
         self.d_update(opt, loss)
         # stateful losses update their state (BEGAN's k_t) from this step's outputs
         logs.update(self.loss.after_d_step(real_logits.detach(), fake_logits.detach()))
+        logs.update(D.after_d_step(real_logits.detach(), fake_logits.detach()))  # the augment's (ADA's p)
         if due and self.regularizer.lazy:
             penalty = self.regularizer(D, real, fake, c)
             self.d_update(opt, penalty)
