@@ -28,6 +28,9 @@ CASES = {
                      "callbacks.ema.halflife_kimg=0.05"), 32, 64),
     "DiffAugment on D's inputs": (("dcgan", "dataset.resolution=16", "augment=diffaugment", "metrics=none",
                                    "callbacks.ema.halflife_kimg=0.05"), 24, 48),
+    # cut at batch 3 of an interval of 4; p moves by 0.32 per update
+    "ADA's p, mid interval": (("dcgan", "dataset.resolution=16", "augment=ada", "augment.speed_kimg=0.1",
+                               "metrics=none", "callbacks.ema.halflife_kimg=0.05"), 24, 64),
 }
 
 

@@ -123,6 +123,11 @@ class Augmented:
     def __call__(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         return self.discriminator(self.augment(x), c)
 
+    def after_d_step(self, real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
+        """The augment's hook after each D step, when it has one (ADA moves p from the real logits); its logs."""
+        hook = getattr(self.augment, "after_d_step", None)
+        return hook(real_logits, fake_logits) if hook is not None else {}
+
     def __getattr__(self, name: str):
         if name in ("discriminator", "augment"):  # not set yet (unpickling): no recursion
             raise AttributeError(name)

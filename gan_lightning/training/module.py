@@ -222,12 +222,12 @@ class GAN(L.LightningModule):
         if self.loss.stateful and self.trainer.world_size > 1:
             outputs = tuple(self.all_gather(x).reshape(-1) for x in outputs)  # [world * N]
         logs.update(self.loss.after_d_step(*outputs))
+        logs.update(D.after_d_step(real_logits.detach(), fake_logits.detach()))  # the augment's (ADA's p)
         if lazy:
             penalties = {f"reg/{reg.name}": reg(D, real, fake, c) for reg in lazy}
             self.d_update(opt, sum(penalties.values()))
             logs.update({key: penalty.detach() for key, penalty in penalties.items()})
-        logs["logits/real"] = real_logits.detach().mean()
-        logs["logits/fake"] = fake_logits.detach().mean()
+        logs["logits/real"], logs["logits/fake"] = real_logits.detach().mean(), fake_logits.detach().mean()
         return logs
 
     def d_update(self, opt: torch.optim.Optimizer, loss: Tensor) -> None:
