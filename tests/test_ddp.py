@@ -82,3 +82,18 @@ def test_began_k_t_is_updated_from_the_global_batch_and_m_is_its_global_mean(tin
     for rank in (rank0, rank1):
         torch.testing.assert_close(rank[:, 2], k, rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(rank[:, 3], real + (0.7 * real - fake).abs(), rtol=1e-5, atol=1e-6)
+
+
+def test_ada_adds_the_signs_of_both_ranks_and_ranks_agree_on_p(tiny_cfg, tmp_path):
+    cfg = tiny_cfg("dcgan", "dataset.resolution=16", "trainer=ddp_cpu", "augment=ada", "augment.interval=3",
+                   "augment.speed_kimg=0.1", "metrics=none", "total_kimg=0.064", "callbacks.checkpoint.every_kimg=0",
+                   "callbacks.preview.every_kimg=0")
+    datamodule, module, trainer = build(cfg)
+    trainer.callbacks.append(SaveState(str(tmp_path)))
+    trainer.fit(module, datamodule=datamodule)
+    states = [torch.load(tmp_path / f"rank{rank}.pt") for rank in (0, 1)]
+    for key in ("augment.p", "augment.rt", "augment.steps", "augment.signs"):
+        assert torch.equal(states[0][key], states[1][key]), key
+    # 4 batches, an update after the 3rd: the 4th batch's logits of both ranks (8 each) are in the sums
+    assert states[0]["augment.steps"] == 4 and states[0]["augment.signs"][1] == 16
+    assert states[0]["augment.p"] == float(states[0]["augment.rt"] > 0.6) * 0.48  # 48 images / 100
