@@ -29,6 +29,8 @@ SCALARS = {
     "seed": {"low": 0, "high": 2**32 - 1, "integer": True},  # numpy's seed range (seed_everything)
 }
 
+HARDWARE_KEYS = ("accelerator", "devices", "strategy", "num_nodes", "precision")  # lightning.Trainer's device arguments
+
 
 def config_keys(cfg: Any, prefix: str = "") -> list[str]:
     """Every dotted key of a config (nodes and leaves), without resolving interpolations."""
@@ -186,10 +188,13 @@ def instantiate_error(error: BaseException, cfg: DictConfig, typed: list[str] = 
         except Exception:
             accepted = ""
         return f"{key}.{unexpected.group(1)} is not an argument of {node._target_}; accepted: {accepted}"
-    mine = [o for o in typed if o.lstrip("+~").split("=", 1)[0].startswith(f"{key}.")]
+    mine = list({o.lstrip("+~").split("=", 1)[0]: o for o in typed  # a key typed twice: the last one counts
+                 if o.lstrip("+~").split("=", 1)[0].startswith(f"{key}.")}.values())
     named = [o for o in mine if re.search(rf"\b{re.escape(o.lstrip('+~').split('=', 1)[0].rsplit('.', 1)[-1])}\b", reason)]
-    where = ", ".join(named or mine) if mine else key  # the typed keys the reason names, else all under the node
     hardware = any(word in reason.lower() for word in ("accelerator", "backend"))
+    if hardware:  # "No supported gpu backend found!" is about the device keys, not e.g. trainer.max_steps
+        named = named or [o for o in mine if o.lstrip("+~").split("=", 1)[0].rsplit(".", 1)[-1] in HARDWARE_KEYS]
+    where = ", ".join(named or mine) if mine else key  # the typed keys the reason names, else all under the node
     if key == "trainer" and hardware and "accepted" not in reason:
         reason = f"{reason}; accepted on this machine: auto, {', '.join(sorted(_usable_accelerators()))}"
     if isinstance(node, (DictConfig, ListConfig)) and "_target_" in node:

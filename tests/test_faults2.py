@@ -1,0 +1,31 @@
+"""Faults of the issue-23 sweep: each ends in one line (or keeps the run whole), and none runs a stranger's code."""
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from gan_lightning.run.cli import instantiate_error
+from tests.conftest import REPO, compose, tiny
+
+TOY = tiny("mlp", "dataset=ring", "metrics=none", "total_kimg=0.016")  # 2 batches of 8 points, last.ckpt at the end
+
+
+def entry(module: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def test_an_accelerator_that_is_missing_is_the_only_key_blamed(tmp_path):
+    from hydra.errors import InstantiationException
+
+    cfg = compose(TOY, tmp_path)
+    error = InstantiationException("Error in call to target 'lightning.pytorch.trainer.trainer.Trainer':\n"
+                                   "MisconfigurationException('No supported gpu backend found!')\nfull_key: trainer")
+    error.__cause__ = RuntimeError("No supported gpu backend found!")
+    line = instantiate_error(error, cfg, ["arch=mlp", "trainer.accelerator=gpu", "trainer.max_steps=10"])
+    assert line.startswith("trainer.accelerator=gpu: No supported gpu backend found!; accepted on this machine: auto")
+    if not torch.cuda.is_available():  # the real Trainer says so too
+        result = subprocess.run([sys.executable, "train.py", *TOY, "trainer.accelerator=gpu", "trainer.max_steps=10",
+                                 f"hydra.run.dir={tmp_path / 'gpu'}"], cwd=REPO, capture_output=True, text=True,
+                                timeout=300)
+        assert result.stderr.strip().startswith("error: trainer.accelerator=gpu: No supported gpu backend found!")
