@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_lightning.errors import ConfigError
 from gan_lightning.metrics.suite import MetricSuite
-from gan_lightning.run.cli import one_line_errors, pick_device
+from gan_lightning.run.cli import one_line_errors, pick_device, require_ckpt
 from gan_lightning.training.callbacks.metrics import (
     describe_dataset,
     fake_images,
@@ -36,6 +36,7 @@ def run_datamodule(module: Any, data_root: str | None) -> Any:
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Run the configured metrics on a checkpoint; returns the JSON record (also written to disk)."""
+    require_ckpt(cfg, "evaluate", "metrics=[fid,kid]")
     if not cfg.metrics.list:
         raise ConfigError("metrics=none lists no metric; accepted: metrics=[fid,kid,swd,pr,msssim] or a subset")
     device = pick_device(cfg.device)

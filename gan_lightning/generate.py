@@ -14,7 +14,7 @@ from torch import Tensor
 
 from gan_lightning.data.images import check_channels, make_grid, save_image
 from gan_lightning.errors import ConfigError
-from gan_lightning.run.cli import one_line_errors, pick_device
+from gan_lightning.run.cli import one_line_errors, pick_device, require_ckpt
 from gan_lightning.training.checkpoint_io import load_module
 
 
@@ -41,6 +41,7 @@ def interpolation_strip(module, steps: int, seed: int, ema: bool, rows: int = 4,
 
 def generate(cfg: DictConfig) -> Path:
     """Write the requested images; returns the output folder."""
+    require_ckpt(cfg, "generate", "n=64")
     if not isinstance(cfg.n, int) or cfg.n < 1:
         raise ConfigError(f"n={cfg.n!r} is not supported; accepted: an integer >= 1")
     module = load_module(cfg.ckpt, map_location=pick_device(cfg.device))

@@ -15,6 +15,14 @@ def entry(module: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.parametrize("module,example", [("generate", "n=64"), ("evaluate", "metrics=[fid,kid]")])
+def test_generate_or_evaluate_without_ckpt_is_one_line_with_an_example(module, example):
+    result = entry(f"gan_lightning.{module}")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.stderr.strip() == (f"error: ckpt must be set; accepted: a checkpoint written by train.py, e.g. python "
+                                     f"-m gan_lightning.{module} ckpt=outputs/runs/<run>/checkpoints/last.ckpt {example}")
+
+
 def test_an_accelerator_that_is_missing_is_the_only_key_blamed(tmp_path):
     from hydra.errors import InstantiationException
 

@@ -223,6 +223,13 @@ def one_line_errors(fn: Callable[..., Any], *args: Any, also: tuple[type, ...] =
         raise SystemExit(f"error: {cause}") from None
 
 
+def require_ckpt(cfg: DictConfig, entry: str, example: str) -> None:
+    """Raise ConfigError when `ckpt` was not given (the config says ???), with a command line that sets it."""
+    if OmegaConf.is_missing(cfg, "ckpt"):
+        raise ConfigError(f"ckpt must be set; accepted: a checkpoint written by train.py, e.g. python -m "
+                          f"gan_lightning.{entry} ckpt=outputs/runs/<run>/checkpoints/last.ckpt {example}".rstrip())
+
+
 def pick_device(name: str) -> torch.device:
     """`auto` is cuda when available, else cpu."""
     import torch  # here: train.py imports this module, and `--help` needs no torch
