@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_lightning.errors import ConfigError
 from gan_lightning.metrics.suite import MetricSuite
-from gan_lightning.run.cli import one_line_errors, pick_device, require_ckpt
+from gan_lightning.run.cli import one_line_errors, pick_device, require_ckpt, unparsable
 from gan_lightning.training.callbacks.metrics import (
     describe_dataset,
     fake_images,
@@ -82,4 +83,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    if (message := unparsable(sys.argv[1:])) is not None:  # Hydra's own error is a lexer traceback
+        sys.exit(f"error: {message}")
     main()

@@ -86,6 +86,26 @@ def unknown_key(args: list[str], check_run_dir: bool = False) -> str | None:
     return f"{key} is not a key of the config; {hint}"
 
 
+def unparsable(args: list[str]) -> str | None:
+    """One line for an override that Hydra's grammar rejects (a non-ASCII character, brackets or parentheses in a
+    path), with the quoting Hydra accepts; else None. Hydra's own error is a LexerNoViableAltException."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    for arg in args:
+        key, equals, value = arg.partition("=")
+        if arg.startswith("-") or not equals:
+            continue  # flags, and the word after --cfg, are Hydra's
+        try:
+            parser.parse_override(arg)
+        except Exception as error:
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            quoted = value.replace("\\", "\\\\").replace('"', '\\"')
+            return (f"{key}={value!r} is rejected by Hydra's override grammar ({reason}); accepted: the value in "
+                    f"double quotes, and the whole override in single quotes for the shell: '{key}=\"{quoted}\"'")
+    return None
+
+
 def repeated_option(args: list[str]) -> str | None:
     """One line for a group chosen twice in one list (`regularizer=[r1,r1]`), which Hydra would quietly
     merge into one; else None."""
