@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from gan_lightning.errors import ConfigError
 from gan_lightning.metrics import folders
 from gan_lightning.metrics.suite import MetricSuite
-from gan_lightning.run.cli import one_line_errors, pick_device
+from gan_lightning.run.cli import one_line_errors, pick_device, require_ckpt, unparsable
 from gan_lightning.training.callbacks.metrics import (
     describe_dataset,
     fake_images,
@@ -42,9 +43,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     written to disk)."""
     if cfg.get("reals") is not None:
         return compare(cfg)
-    if cfg.ckpt is None:
-        raise ConfigError("ckpt= is missing; accepted: ckpt=outputs/runs/<run>/checkpoints/last.ckpt, or "
-                          "fakes=<folder> reals=<folder> to compare two sets of images")
+    require_ckpt(cfg, "evaluate", "metrics=[fid,kid]", "; or fakes=<folder> reals=<folder> to compare two sets of images")
     if not cfg.metrics.list:
         raise ConfigError("metrics=none lists no metric; accepted: metrics=[fid,kid,swd,pr,msssim] or a subset")
     device = pick_device(cfg.device)
@@ -131,4 +130,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    if (message := unparsable(sys.argv[1:])) is not None:  # Hydra's own error is a lexer traceback
+        sys.exit(f"error: {message}")
     main()

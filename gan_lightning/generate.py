@@ -5,6 +5,7 @@ a latent interpolation strip (`interpolation.png`: 4 rows of spherical interpola
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import hydra
@@ -14,7 +15,7 @@ from torch import Tensor
 
 from gan_lightning.data.images import check_channels, make_grid, save_image
 from gan_lightning.errors import ConfigError
-from gan_lightning.run.cli import one_line_errors, pick_device
+from gan_lightning.run.cli import one_line_errors, pick_device, require_ckpt, unparsable
 from gan_lightning.training.checkpoint_io import load_module
 
 
@@ -41,6 +42,7 @@ def interpolation_strip(module, steps: int, seed: int, ema: bool, rows: int = 4,
 
 def generate(cfg: DictConfig) -> Path:
     """Write the requested images; returns the output folder."""
+    require_ckpt(cfg, "generate", "n=64")
     if not isinstance(cfg.n, int) or cfg.n < 1:
         raise ConfigError(f"n={cfg.n!r} is not supported; accepted: an integer >= 1")
     module = load_module(cfg.ckpt, map_location=pick_device(cfg.device))
@@ -67,4 +69,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    if (message := unparsable(sys.argv[1:])) is not None:  # Hydra's own error is a lexer traceback
+        sys.exit(f"error: {message}")
     main()

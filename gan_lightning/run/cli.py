@@ -29,6 +29,8 @@ SCALARS = {
     "seed": {"low": 0, "high": 2**32 - 1, "integer": True},  # numpy's seed range (seed_everything)
 }
 
+HARDWARE_KEYS = ("accelerator", "devices", "strategy", "num_nodes", "precision")  # lightning.Trainer's device arguments
+
 
 def config_keys(cfg: Any, prefix: str = "") -> list[str]:
     """Every dotted key of a config (nodes and leaves), without resolving interpolations."""
@@ -82,6 +84,26 @@ def unknown_key(args: list[str], check_run_dir: bool = False) -> str | None:
         hint = (f"each penalty's keys are under its name: regularizer.<option>.{name} "
                 f"(e.g. regularizer=r1 regularizer.r1.{name}=...)")
     return f"{key} is not a key of the config; {hint}"
+
+
+def unparsable(args: list[str]) -> str | None:
+    """One line for an override that Hydra's grammar rejects (a non-ASCII character, brackets or parentheses in a
+    path), with the quoting Hydra accepts; else None. Hydra's own error is a LexerNoViableAltException."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    for arg in args:
+        key, equals, value = arg.partition("=")
+        if arg.startswith("-") or not equals:
+            continue  # flags, and the word after --cfg, are Hydra's
+        try:
+            parser.parse_override(arg)
+        except Exception as error:
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            quoted = value.replace("\\", "\\\\").replace('"', '\\"')
+            return (f"{key}={value!r} is rejected by Hydra's override grammar ({reason}); accepted: the value in "
+                    f"double quotes, and the whole override in single quotes for the shell: '{key}=\"{quoted}\"'")
+    return None
 
 
 def repeated_option(args: list[str]) -> str | None:
@@ -205,10 +227,13 @@ def instantiate_error(error: BaseException, cfg: DictConfig, typed: list[str] = 
         except Exception:
             accepted = ""
         return f"{key}.{unexpected.group(1)} is not an argument of {node._target_}; accepted: {accepted}"
-    mine = [o for o in typed if o.lstrip("+~").split("=", 1)[0].startswith(f"{key}.")]
+    mine = list({o.lstrip("+~").split("=", 1)[0]: o for o in typed  # a key typed twice: the last one counts
+                 if o.lstrip("+~").split("=", 1)[0].startswith(f"{key}.")}.values())
     named = [o for o in mine if re.search(rf"\b{re.escape(o.lstrip('+~').split('=', 1)[0].rsplit('.', 1)[-1])}\b", reason)]
-    where = ", ".join(named or mine) if mine else key  # the typed keys the reason names, else all under the node
     hardware = any(word in reason.lower() for word in ("accelerator", "backend"))
+    if hardware:  # "No supported gpu backend found!" is about the device keys, not e.g. trainer.max_steps
+        named = named or [o for o in mine if o.lstrip("+~").split("=", 1)[0].rsplit(".", 1)[-1] in HARDWARE_KEYS]
+    where = ", ".join(named or mine) if mine else key  # the typed keys the reason names, else all under the node
     if key == "trainer" and hardware and "accepted" not in reason:
         reason = f"{reason}; accepted on this machine: auto, {', '.join(sorted(_usable_accelerators()))}"
     if isinstance(node, (DictConfig, ListConfig)) and "_target_" in node:
@@ -235,6 +260,14 @@ def one_line_errors(fn: Callable[..., Any], *args: Any, also: tuple[type, ...] =
         if cause is None:
             raise
         raise SystemExit(f"error: {cause}") from None
+
+
+def require_ckpt(cfg: DictConfig, entry: str, example: str, alternative: str = "") -> None:
+    """Raise ConfigError when `ckpt` was not given (??? or null), with a command line that sets it."""
+    if OmegaConf.is_missing(cfg, "ckpt") or cfg.ckpt is None:
+        raise ConfigError(f"ckpt must be set; accepted: a checkpoint written by train.py, e.g. python -m "
+                          f"gan_lightning.{entry} ckpt=outputs/runs/<run>/checkpoints/last.ckpt {example}".rstrip()
+                          + alternative)
 
 
 def pick_device(name: str) -> torch.device:
