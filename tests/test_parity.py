@@ -23,6 +23,7 @@ PATHS = sorted(FIXTURES.glob("*.npz"))
 def load(path: Path) -> tuple[dict, dict[str, dict[str, Tensor]]]:
     """meta and the groups w/, in/, out/ of a fixture."""
     with np.load(path) as data:
+        assert "meta" in data.files, f"{path.name} has no meta; a fixture read by its own test goes in families/"
         meta = json.loads(str(data["meta"]))
         groups: dict[str, dict[str, Tensor]] = {"w": {}, "in": {}, "out": {}}
         for key in data.files:

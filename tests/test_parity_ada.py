@@ -1,5 +1,5 @@
 """ADA's augmentation equals the reference AugmentPipe (NVlabs/stylegan2-ada-pytorch `training/augment.py`)
-given the same images, p and random draws (tests/fixtures/parity/ada.npz, from bench/parity/ada.py)."""
+given the same images, p and random draws (tests/fixtures/parity/families/ada.npz, from bench/parity/ada.py)."""
 import json
 from pathlib import Path
 
@@ -10,7 +10,7 @@ from torch.testing import assert_close
 
 from gan_lightning.objectives.ada import OPS, AdaptiveAugment
 
-FIXTURE = np.load(Path(__file__).parent / "fixtures" / "parity" / "ada.npz")
+FIXTURE = np.load(Path(__file__).parent / "fixtures" / "parity" / "families" / "ada.npz")
 CONFIG = json.loads(str(FIXTURE["config"]))
 
 

@@ -1,6 +1,6 @@
 """Every metric against its reference implementation on identical inputs, to 1e-6 relative.
 
-The fixture tests/fixtures/parity/metrics.npz holds the inputs and the values the reference functions
+The fixture tests/fixtures/parity/families/metrics.npz holds the inputs and the values the reference functions
 computed (pytorch-fid, torch-fidelity, clovaai's prdc, PGGAN's sliced_wasserstein.py; repositories and
 commits in bench/parity/metrics.py, which regenerates it), with the random draws they made (KID subsets, IS
 permutation, SWD descriptor positions and directions), which are given to our metrics here.
@@ -15,7 +15,7 @@ from torch.testing import assert_close
 from gan_lightning.metrics import FID, KID, SWD, PrecisionRecall
 from gan_lightning.metrics.diversity import inception_score
 
-FIXTURE = Path(__file__).parent / "fixtures" / "parity" / "metrics.npz"
+FIXTURE = Path(__file__).parent / "fixtures" / "parity" / "families" / "metrics.npz"
 RTOL = 1e-6
 
 

@@ -6,7 +6,7 @@ fall back to their pure-PyTorch paths, so nothing is compiled; its `torch_utils`
 from the checkout as they are.
 
 For each case the script seeds torch, runs the reference pipe on a few small images while recording every
-torch.rand / torch.randn it draws (in order), and writes to tests/fixtures/parity/ada.npz:
+torch.rand / torch.randn it draws (in order), and writes to tests/fixtures/parity/families/ada.npz:
 `config` (JSON: per case p, the multipliers, shape), `in/<case>` (the images), `uniform/<case>` and
 `normal/<case>` (the draws, flattened in draw order) and `out/<case>` (the reference's output).
 tests/test_parity_ada.py replays the draws through our AdaptiveAugment.augment and compares.
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-OUT = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "parity" / "ada.npz"
+OUT = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "parity" / "families" / "ada.npz"
 BGC = ("xflip", "rotate90", "xint", "scale", "rotate", "aniso", "xfrac",
        "brightness", "contrast", "lumaflip", "hue", "saturation")
 

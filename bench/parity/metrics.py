@@ -1,4 +1,4 @@
-"""Reference values of every metric on fixed random inputs: writes tests/fixtures/parity/metrics.npz.
+"""Reference values of every metric on fixed random inputs: writes tests/fixtures/parity/families/metrics.npz.
 
 Runs the reference functions themselves, imported from local copies of their repositories (fetched by the
 developer, never vendored), on fixed random features, logits and images:
@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
-OUT = REPO / "tests" / "fixtures" / "parity" / "metrics.npz"
+OUT = REPO / "tests" / "fixtures" / "parity" / "families" / "metrics.npz"
 
 
 def load_file(name: str, path: Path) -> types.ModuleType:
