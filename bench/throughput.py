@@ -32,7 +32,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent)]  # this checkout's package, not another editable install
 
-ARCHS = ["dcgan", "sndcgan", "mlp", "resnet", "resnet19", "sagan", "selfmod", "biggan", "stylegan", "pggan"]
+ARCHS = ["dcgan", "sndcgan", "mlp", "resnet", "resnet19", "sagan", "selfmod", "biggan", "stylegan", "stylegan2",
+         "r3gan", "pggan"]
 
 # Narrow widths for CPU runs (appended after arch=<name>); pggan trains at a fixed stage (its final one).
 NARROW = {
@@ -43,8 +44,15 @@ NARROW = {
        for arch in ("resnet", "resnet19", "sagan", "selfmod", "biggan")},
     "stylegan": ["arch.generator.w_dim=64", "arch.generator.channels=16", "arch.generator.max_channels=32",
                  "arch.discriminator.channel_base=512", "arch.discriminator.max_channels=32"],
+    "stylegan2": ["arch.generator.w_dim=64", "arch.generator.mapping_layers=2", "arch.generator.channel_base=512",
+                  "arch.generator.max_channels=32", "arch.discriminator.channel_base=512",
+                  "arch.discriminator.max_channels=32"],
+    "r3gan": [f"arch.{role}.{key}={value}" for role in ("generator", "discriminator")
+              for key, value in (("width", 32), ("cardinality", 4), ("blocks", 1))],
     "pggan": ["arch.generator.max_channels=32", "arch.discriminator.max_channels=32"],
 }
+# each arch with the loss and penalties its paper trains it with (the others: the default run's)
+PAIRED = {"r3gan": ["loss=rpgan", "regularizer=[r1,r2]"], "stylegan2": ["regularizer=r1", "regularizer.r1.interval=16"]}
 FIXED_STAGE = {"pggan": ["arch.schedule.start_resolution=${dataset.resolution}"]}
 
 
@@ -104,11 +112,11 @@ class Bare:
             opt_g, opt_d = fused(opt_g), fused(opt_d)
         precision = str(cfg.trainer.precision)
         self.autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision.startswith("bf16"))
-        self.opt_g = opt_g(self.G.parameters())
+        self.opt_g = self.reg.adjust_generator_optimizer(opt_g(self.G.parameters()))
         self.opt_d = self.reg.adjust_optimizer(opt_d(self.D.parameters()))
         self.datamodule, self.device, self.n_critic = datamodule, device, cfg.n_critic
         self.halflife, self.rampup = cfg.callbacks.ema.halflife_kimg, cfg.callbacks.ema.rampup
-        self.batches, self.nimg = 0, 0
+        self.batches, self.nimg, self.g_steps = 0, 0, 0
         self.z_dim = module.z_dim
         self.data = iter(datamodule.train_dataloader())
 
@@ -118,17 +126,20 @@ class Bare:
         D = self.D if self.augment is None else (lambda x, c: self.D(self.augment(x), c))
         with torch.no_grad():
             fake = self.G(torch.randn(len(real), self.z_dim, device=self.device), c)
-        loss = self.loss.d(D(real, c), D(fake, c))
-        due = self.reg.is_due(self.batches)
-        if due and not self.reg.lazy:
-            loss = loss + self.reg(D, real, fake, c)
+        real_logits = D(real, c)
+        loss = self.loss.d(real_logits, D(fake, c))
+        eager, lazy = self.reg.due(self.batches)
+        for reg in eager:
+            loss = loss + reg(D, real, fake, c, real_logits)
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
-        if due and self.reg.lazy:
+        self.reg.after_d_step(self.D)
+        if lazy:
             self.opt_d.zero_grad(set_to_none=True)
-            self.reg(D, real, fake, c).backward()
+            sum(reg(D, real, fake, c) for reg in lazy).backward()
             self.opt_d.step()
+            self.reg.after_d_step(self.D)
 
     def g_step(self, real, c) -> None:
         import torch
@@ -141,12 +152,15 @@ class Bare:
             with torch.no_grad():
                 real_logits = D(real, c)
         loss = self.loss.g(fake_logits, real_logits)
-        penalty = self.reg.generator_penalty(self.G, real, c)
-        if penalty is not None:
-            loss = loss + penalty
+        loss = loss + sum(self.reg.generator_penalties(self.G, real, c, self.g_steps).values())
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
+        if lazy := self.reg.generator_penalties(self.G, real, c, self.g_steps, lazy=True):
+            self.opt_g.zero_grad(set_to_none=True)
+            sum(lazy.values()).backward()
+            self.opt_g.step()
+        self.g_steps += 1
         self.D.requires_grad_(True)
 
     def run(self, batches: int) -> Clock:
@@ -191,7 +205,7 @@ def child(args) -> None:
     device = torch.device(args.device)
     with tempfile.TemporaryDirectory() as tmp:
         overrides = [f"arch={args.arch}", *([] if args.wide else NARROW[args.arch]), *FIXED_STAGE.get(args.arch, []),
-                     f"batch_size={args.batch}", "trainer=gpu" if device.type == "cuda" else "trainer.accelerator=cpu",
+                     *PAIRED.get(args.arch, []), f"batch_size={args.batch}", "trainer=gpu" if device.type == "cuda" else "trainer.accelerator=cpu",
                      "trainer.enable_model_summary=false", "metrics=none", *args.override]
         cfg = compose(overrides, tmp)
         datamodule, module, _ = build(cfg)

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_lightning.errors import ConfigError
 from gan_lightning.metrics import folders
-from gan_lightning.metrics.suite import MetricSuite
+from gan_lightning.metrics.suite import MetricSuite, shown_name
 from gan_lightning.run.cli import one_line_errors, pick_device, require_ckpt, unparsable
 from gan_lightning.training.callbacks.metrics import (
     describe_dataset,
@@ -49,7 +49,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     device = pick_device(cfg.device)
     module = load_module(cfg.ckpt, map_location=device)
     suite = MetricSuite(instantiate(cfg.metrics.list), instantiate(cfg.metrics.features), cfg.n_samples, cfg.n_real,
-                        cfg.batch_size, cfg.seed, cfg.metrics.cache_dir, cfg.metrics.cache)
+                        cfg.batch_size, cfg.seed, cfg.metrics.cache_dir, cfg.metrics.cache, cfg.protocol)
     datamodule = run_datamodule(module, cfg.data_root)
     reals = real_images(datamodule, suite)
     if not cfg.ema:
@@ -114,9 +114,11 @@ def table(values: dict[str, float], suite: MetricSuite, record: dict[str, Any]) 
     prov = record["provenance"]
     ref = prov["reference"]
     lines = [f"{record['checkpoint']} at {record['kimg']:g} kimg, {prov['generator']}: {prov['n_fake']} fakes vs "
-             f"{prov['n_real']} reals of {ref['name']} ({ref['split']}, {ref['resolution']}px, from {ref['source']})"]
-    width = max(map(len, values), default=6) + 2
-    lines += [f"  {key:<{width}}{value:.6g}" for key, value in values.items()]
+             f"{prov['n_real']} reals of {ref['name']} ({ref['split']}, {ref['resolution']}px, from {ref['source']}); "
+             f"protocol {prov['protocol']}"]
+    names = {key: shown_name(key, prov["protocol"]) for key in values}
+    width = max(map(len, names.values()), default=6) + 2
+    lines += [f"  {names[key]:<{width}}{value:.6g}" for key, value in values.items()]
     lines += [f"  {m.unavailable}" for m in suite.metrics.values() if m.unavailable]
     for name, net in prov["networks"].items():
         lines.append(f"  features '{name}': {net['network']} sha256 {net['weights_sha256'][:16]}..., "

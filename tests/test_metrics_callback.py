@@ -70,6 +70,35 @@ def test_training_logs_metrics_keeps_the_best_and_writes_best_ckpt(run):
     assert state["provenance"]["kimg"] == best["kimg"]  # best.ckpt holds the provenance of its own number
     last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["callbacks"]["MetricsCallback"]
     assert [h["kimg"] for h in last["history"]] == [0.016, 0.032]
+    assert prov["protocol"] == "16"  # 16 fakes against 16 of the 5,000 reals
+    from gan_lightning.training.callbacks.progress import KimgProgressBar
+
+    shown = KimgProgressBar().get_metrics(trainer, trainer.lightning_module)
+    assert "fid16" in shown and "metrics/fid" not in shown  # the headline, named with its protocol
+
+
+@pytest.mark.parametrize("at_end", [None, True, False])
+def test_a_smoke_run_stopped_by_max_steps_skips_the_end_metrics_unless_asked(at_end, tmp_path, caplog):
+    # trainer.max_steps=4: 2 batches of the 32-image run, before its first evaluation at 0.5 kimg
+    overrides = tiny("dcgan", *metric_overrides(tmp_path, "fid", 16, "metrics.every_kimg=0.5", "trainer.max_steps=4",
+                                                f"metrics.at_end={'null' if at_end is None else str(at_end).lower()}"))
+    module, trainer = fit(random_features(compose(overrides, tmp_path)))
+    callback = next(c for c in trainer.callbacks if isinstance(c, MetricsCallback))
+    assert module.nimg == 16 and len(callback.history) == (1 if at_end else 0)
+    skipped = [r.getMessage() for r in caplog.records if "skipped at the end" in r.getMessage()]
+    assert skipped == (["metrics: skipped at the end of this 0.016 kimg run, stopped before its length and before "
+                        "the first evaluation (every_kimg=0.5); metrics.at_end=true computes them"] if at_end is None else [])
+    if at_end:  # each part's wall time is in the provenance
+        seconds = callback.provenance["seconds"]
+        assert {"generate", "features inception", "fid"} == set(seconds) and all(v >= 0 for v in seconds.values())
+
+
+def test_a_run_that_reaches_its_length_is_evaluated_at_the_end_without_asking(tmp_path):
+    overrides = tiny("dcgan", *metric_overrides(tmp_path, "fid", 16, "metrics.every_kimg=0.5", "total_kimg=0.016"))
+    module, trainer = fit(random_features(compose(overrides, tmp_path)))
+    assert [h["kimg"] for h in next(c for c in trainer.callbacks if isinstance(c, MetricsCallback)).history] == [0.016]
+    with pytest.raises(ConfigError, match="metrics.at_end='sometimes' is not supported; accepted: null"):
+        MetricsCallback(at_end="sometimes")
 
 
 def test_resume_keeps_the_metric_history_and_best_value(run, tmp_path):
@@ -97,7 +126,8 @@ def test_evaluate_command_reproduces_the_training_value_and_writes_json(run, tmp
     assert record["provenance"]["generator"] == "G_ema" and record["kimg"] == 0.032
     assert "unavailable" in record["provenance"]["metrics"]["is"]
     printed = capsys.readouterr().out
-    assert "fid" in printed and "is: unavailable" in printed and "random-conv" in printed
+    assert "fid16 " in printed and "is: unavailable" in printed and "random-conv" in printed
+    assert record["provenance"]["protocol"] == "16" and "protocol 16" in printed
 
 
 def test_generate_command_writes_a_grid_single_pngs_and_an_interpolation_strip(run, tmp_path):
@@ -167,6 +197,25 @@ def test_real_feature_cache_key_follows_the_crop_the_files_and_the_pixels(tiny_d
         _, provenance = suite.evaluate(lambda start, size: data.data[0][:size], data.data[0], describe_dataset(data))
         sources.append(provenance["networks"]["f"]["real_features"].split(",")[0])
     assert sources == ["computed", "cache", "computed"]
+
+
+def test_fid50k_full_is_50k_fakes_against_every_real_in_training_and_in_evaluate(tmp_path):
+    from gan_lightning.metrics.suite import protocol_name, shown_name
+
+    train = compose(["metrics=fid50k_full"], tmp_path)
+    evaluate = compose(["ckpt=x", "metrics=fid50k_full"], config_name="evaluate")
+    assert (train.metrics.n_samples, train.metrics.n_real, train.metrics.protocol) == (50000, "all", "50k_full")
+    assert (evaluate.n_samples, evaluate.n_real, evaluate.protocol) == (50000, "all", "50k_full")
+    assert list(train.metrics.list) == ["fid"] and compose([], tmp_path).metrics.n_samples == 10000  # the 10k default
+    assert shown_name("fid", "50k_full") == "fid50k_full" and shown_name("swd/16", "10k") == "swd10k/16"
+    assert [protocol_name(*c) for c in ((50000, 50000, 50000), (10000, 10000, 60000), (10000, 5000, 60000))] == \
+        ["50k_full", "10k", "10k_5k"]
+    suite = MetricSuite({"fid": instantiate({"_target_": "gan_lightning.metrics.FID", "feature": "f"})},
+                        {"f": instantiate({"_target_": "gan_lightning.metrics.RandomFeatures", "dim": 4})},
+                        n_samples=4, n_real="all", batch_size=4, cache=False)
+    reals = torch.randint(0, 256, (10, 1, 16, 16), dtype=torch.uint8)
+    _, provenance = suite.evaluate(lambda start, size: reals[:size], reals, {"name": "x", "size": 10})
+    assert provenance["n_real"] == 10 and provenance["protocol"] == "4_full"
 
 
 def test_the_reference_set_and_the_fakes_z_do_not_follow_the_training_seed(tmp_path):

@@ -92,6 +92,40 @@ def test_each_scale_adds_a_residual_only_the_current_scale_learns_and_the_noise_
     assert G.sample(2, 1.0, 2.0).shape == (2, 3, 21, 62) and G.reconstruct().shape == (1, 3, 21, 31)
 
 
+def test_norm_batch_is_the_official_batchnorm_finished_scales_and_sampling_on_running_statistics():
+    torch.manual_seed(0)
+    G = Generator([27, 40], min_size=12, width=4, max_width=8, width_every=2, norm="batch")
+    real = torch.rand(1, 3, 27, 40) * 2 - 1
+    modes = []
+    for net in G.nets:
+        net.register_forward_hook(lambda m, i, o: modes.append(m.training))
+    G.train()
+    for _ in range(3):
+        G(torch.randn(1, G.z_dim))  # scale 0 trains: batch statistics, and its running ones move
+    assert modes == [True] * 3 and int(G.nets[0][0][1].num_batches_tracked) == 3
+    running = G.nets[0][0][1].running_mean.clone()
+    G.grow(1, real)
+    assert torch.equal(G.nets[0][0][1].running_mean, running)  # the noise amplitude's reconstruction froze it
+    modes.clear()
+    z = torch.randn(2, G.z_dim)
+    fake = G(z)  # scale 0 finished: eval mode (running statistics), scale 1 trains; the modes come back after
+    assert modes == [False, True] and all(net.training for net in G.nets)
+    assert torch.equal(G.nets[0][0][1].running_mean, running)
+    coarse = G.nets[0].eval()(G.amps[0] * z[:, :216].reshape(2, 1, 12, 18).expand(2, 3, 12, 18))
+    G.nets[0].train()
+    coarse = resize(coarse, (16, 23))
+    expected = coarse + G.nets[1](coarse + G.amps[1] * z[:, 216 : 216 + 3 * 16 * 23].reshape(2, 3, 16, 23))
+    assert_close(fake, expected)
+    G.eval()
+    modes.clear()
+    G.sample(2)
+    assert modes == [False, False]  # sampling (G_ema, generate): every scale on running statistics
+    default = Generator([27, 40], min_size=12, width=4, max_width=8, width_every=2)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in default.modules())  # instance norm by default
+    with pytest.raises(ConfigError, match="arch.generator.norm='layer' is not supported; accepted: instance, batch"):
+        Generator([27, 40], min_size=12, norm="layer")
+
+
 def test_reconstruction_and_the_patch_gradient_penalty_by_hand():
     G, D, real = nets()
     penalty = Reconstruction(PatchGradientPenalty(weight=0.1), weight=10.0)

@@ -8,7 +8,10 @@ every metric that names it. Real features come from the on-disk cache when it ho
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
+from contextlib import contextmanager
+from time import perf_counter
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,37 @@ from gan_lightning.metrics.features import FeatureNet
 log = logging.getLogger(__name__)
 
 
+def count_name(n: int) -> str:
+    """50000 -> '50k', 2500 -> '2500'."""
+    return f"{n // 1000}k" if n % 1000 == 0 and n else str(n)
+
+
+def protocol_name(n_fake: int, n_real: int, size: int) -> str:
+    """The counts as StyleGAN2-ADA names them: '50k_full' (50k fakes, every real), '10k' (10k and 10k),
+    '10k_5k' (10k fakes, 5k reals)."""
+    if n_real >= size:
+        return f"{count_name(n_fake)}_full"
+    return count_name(n_fake) if n_real == n_fake else f"{count_name(n_fake)}_{count_name(n_real)}"
+
+
+def shown_name(key: str, protocol: str) -> str:
+    """A value's name with its protocol: fid -> fid50k_full, swd/16 -> swd50k_full/16."""
+    head, slash, tail = key.partition("/")
+    return f"{head}{protocol if protocol[:1].isdigit() else '_' + protocol}{slash}{tail}"
+
+
+@contextmanager
+def timed(seconds: dict[str, float], key: str, device: torch.device | str):
+    """Add the block's wall time to seconds[key] (after the device's queued work is done)."""
+    start = perf_counter()
+    try:
+        yield
+    finally:
+        if torch.device(device).type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds[key] = seconds.get(key, 0.0) + perf_counter() - start
+
+
 def shard(n: int, batch_size: int, rank: int, world_size: int) -> list[tuple[int, int]]:
     """(start, size) of the chunks of range(n) that `rank` handles: even sizes (MS-SSIM pairs stay
     inside a chunk), about `batch_size` each, at least one per rank, contiguous per rank."""
@@ -48,8 +82,8 @@ class MetricSuite:
     """Named metrics and the feature networks they use; `evaluate` returns values and their provenance."""
 
     def __init__(self, metrics: dict[str, Metric], features: dict[str, FeatureNet] | None = None,
-                 n_samples: int = 10000, n_real: int | None = None, batch_size: int = 64, seed: int = 0,
-                 cache_dir: str | None = None, cache: bool = True) -> None:
+                 n_samples: int = 10000, n_real: int | str | None = None, batch_size: int = 64, seed: int = 0,
+                 cache_dir: str | None = None, cache: bool = True, protocol: str | None = None) -> None:
         self.metrics = {name: m for name, m in (metrics or {}).items() if m is not None}
         self.features = {name: f for name, f in (features or {}).items() if f is not None}
         for name, metric in self.metrics.items():
@@ -57,7 +91,17 @@ class MetricSuite:
                 raise ConfigError(f"metrics.list.{name}.feature={metric.feature!r} names no feature network; "
                                   f"accepted: {', '.join(self.features) or 'a key of metrics.features'}")
         self.n_samples = check_number("metrics.n_samples", n_samples, 2, integer=True)
-        self.n_real = check_number("metrics.n_real", n_real, 2, integer=True, nullable=True)
+        # n_real: "all" (the whole dataset), a number, or None (as many as n_samples, at most all)
+        if isinstance(n_real, str) and n_real != "all":
+            raise ConfigError(f"metrics.n_real={n_real!r} is not supported; accepted: an integer >= 2, null (as many "
+                              "as n_samples, at most all) or all (the whole dataset)")
+        self.n_real = n_real if n_real == "all" else check_number("metrics.n_real", n_real, 2, integer=True, nullable=True)
+        if protocol is not None and (not isinstance(protocol, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", protocol)):
+            raise ConfigError(f"metrics.protocol={protocol!r} is not supported; accepted: null (named from the "
+                              "counts) or a name of letters, digits, '_', '.', '-' such as 50k_full")
+        self.protocol = protocol
+        self.device: torch.device | str = "cpu"
+        self.seconds: dict[str, float] = {}  # of the last evaluate: generation, each feature network, each metric
         self.batch_size = check_number("metrics.batch_size", batch_size, 1, integer=True)
         self.seed = seed
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
@@ -84,37 +128,55 @@ class MetricSuite:
             metric.to(device)
         for net in self.features.values():
             net.to(device)
-        n_real = min(self.n_real or self.n_samples, len(reals))
+        self.device, self.seconds = device, {}
+        n_real = len(reals) if self.n_real == "all" else min(self.n_real or self.n_samples, len(reals))
         chosen = torch.randperm(len(reals), generator=torch.Generator().manual_seed(self.seed))[:n_real]
         real_chunks, fake_chunks = (shard(n, self.batch_size, rank, world_size) for n in (n_real, self.n_samples))
         own = sum(size for _, size in real_chunks + fake_chunks)
-        bar = tqdm(total=own, desc="metrics", unit="img", disable=not progress, leave=False)
+        protocol = self.protocol_of(n_real, len(reals))
+        bar = tqdm(total=own, desc=f"metrics {protocol}: reals", unit="img", disable=not progress, leave=False)
         cached = self.feed_reals(reals[chosen], real_chunks, dataset, n_real, device, bar)
+        bar.set_description(f"metrics {protocol}: fakes")
         for start, size in fake_chunks:
-            self.feed(fake(start, size).to(device), real=False, features=self.used_features(real=False), start=start)
+            with timed(self.seconds, "generate", device):
+                images = fake(start, size).to(device)
+            self.feed(images, real=False, features=self.used_features(real=False), start=start)
             bar.update(size)
         bar.close()
         values: dict[str, float] = {}
         for name, metric in self.metrics.items():
             if metric.unavailable is None:
-                values.update(rename(metric.compute(), metric.name, name))
+                with timed(self.seconds, name, device):
+                    values.update(rename(metric.compute(), metric.name, name))
         return values, self.provenance(dataset, n_real, cached)
+
+    def protocol_of(self, n_real: int, size: int) -> str:
+        """The protocol's name: `protocol`, else from the counts (protocol_name)."""
+        return self.protocol or protocol_name(self.n_samples, n_real, size)
 
     def feed(self, images: Tensor, real: bool, features: dict[str, FeatureNet], start: int = 0) -> dict[str, Tensor]:
         """Give one chunk (the images from `start` on) to the image metrics and, through each network in
         `features`, to its metrics."""
-        metrics = [m for m in self.active() if m.needs_real or not real]
-        for metric in metrics:
+        for name, metric in self.used(real):
             if metric.feature is None:
-                metric.update_at(images, real, start)
-        computed = {name: net(images) for name, net in features.items()}
+                with timed(self.seconds, name, self.device):
+                    metric.update_at(images, real, start)
+        computed = {}
+        for name, net in features.items():
+            with timed(self.seconds, f"features {name}", self.device):
+                computed[name] = net(images)
         self.feed_features(computed, real)
         return computed
 
+    def used(self, real: bool) -> list[tuple[str, Metric]]:
+        """(name, metric) of the available metrics that take this kind of image."""
+        return [(n, m) for n, m in self.metrics.items() if m.unavailable is None and (m.needs_real or not real)]
+
     def feed_features(self, computed: dict[str, Tensor], real: bool) -> None:
-        for metric in self.active():
-            if metric.feature in computed and (metric.needs_real or not real):
-                metric.update(computed[metric.feature], real)
+        for name, metric in self.used(real):
+            if metric.feature in computed:
+                with timed(self.seconds, name, self.device):
+                    metric.update(computed[metric.feature], real)
 
     def feed_reals(self, reals: Tensor, chunks: list[tuple[int, int]], dataset: dict[str, Any], n_real: int,
                    device, bar) -> dict[str, str]:
@@ -147,13 +209,16 @@ class MetricSuite:
 
     def provenance(self, dataset: dict[str, Any], n_real: int, sources: dict[str, str]) -> dict[str, Any]:
         """How the numbers were made: networks and weight hashes, preprocessing, image counts, reference data."""
+        size = dataset.get("size") or n_real
         return {
+            "protocol": self.protocol_of(n_real, size),
             "n_fake": self.n_samples,
             "n_real": n_real,
             "reference": {k: dataset.get(k) for k in ("name", "source", "split", "resolution", "channels", "size", "config")},
             "real_selection": f"first {n_real} of a permutation seeded {self.seed}",
             "networks": {name: {**net.provenance(), "real_features": sources.get(name, "not used")}
                          for name, net in self.features.items()},
+            "seconds": {key: round(value, 3) for key, value in self.seconds.items()},
             "metrics": {name: {"class": type(m).__name__, "feature": m.feature or "pixels (uint8, native size)",
                                **({"unavailable": m.unavailable} if m.unavailable else m.settings())}
                         for name, m in self.metrics.items()},

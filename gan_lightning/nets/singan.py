@@ -12,9 +12,12 @@ factor about 0.75: r = (min_size / short side) ** (1 / steps), steps rounded up)
 nets start from the previous scale's weights when the widths agree; weights N(0, 0.02)).
 Differences: each conv zero-pads its input (`padding="conv"`, the default; `padding="input"` is the official
 code's: G's input zero-padded once by 5 px, the receptive field's radius, and unpadded convs, so D scores only
-the patches inside the image), and the norm is an instance norm, which is what the official batch norm
-computes on its batches of one image in training mode. tests/test_parity_karras.py checks one scale's G and
-D against tamarott/SinGAN in both paddings.
+the patches inside the image), and the norm (`norm="instance"`, the default) is an instance norm, which is
+what the official batch norm computes on its batches of one image in training mode. `norm="batch"` is the
+official code's: BatchNorm2d, whose running statistics the finished scales use (the official code calls eval()
+on each one), and every scale uses at sampling time (G_ema and generate run in eval mode); with the default,
+frozen and sampled scales normalise by each image's own statistics, as in training.
+tests/test_parity_karras.py checks one scale's G and D against tamarott/SinGAN in both paddings.
 Every scale is built up front; `grow(scale, real)` picks the scale, so checkpoints always have the same keys.
 """
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -68,26 +72,42 @@ def resize(x: Tensor, size: tuple[int, int]) -> Tensor:
 
 
 PADDINGS = {"conv": 1, "input": 0}  # the zero padding of each 3x3 conv
+NORMS = {"instance": lambda c: nn.InstanceNorm2d(c, affine=True), "batch": nn.BatchNorm2d}
 INPUT_PAD = 5  # padding="input": G's input padded by the receptive field's radius, (3 - 1) * 5 / 2
 
 
-def conv_block(in_channels: int, out_channels: int, padding: int = 1) -> nn.Sequential:
-    """Conv 3x3 (zero padding 1 keeps the size; 0 shrinks it by 2), instance norm, LeakyReLU(0.2)."""
-    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, padding=padding),
-                         nn.InstanceNorm2d(out_channels, affine=True), nn.LeakyReLU(0.2))
+def conv_block(in_channels: int, out_channels: int, padding: int = 1, norm: str = "instance") -> nn.Sequential:
+    """Conv 3x3 (zero padding 1 keeps the size; 0 shrinks it by 2), instance or batch norm, LeakyReLU(0.2)."""
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, padding=padding), NORMS[norm](out_channels),
+                         nn.LeakyReLU(0.2))
+
+
+@contextmanager
+def eval_mode(net: nn.Module, on: bool):
+    """Run `net` in eval mode inside the block when `on` (a finished scale's BatchNorm: running statistics)."""
+    if not on:
+        yield
+        return
+    net.eval()
+    try:
+        yield
+    finally:
+        net.train()
 
 
 class ScaleNet(nn.Sequential):
     """The net of one scale: 4 conv blocks and a 3x3 output conv (receptive field 11 px), tanh for G."""
 
-    def __init__(self, in_channels: int, width: int, out_channels: int, tanh: bool, padding: int = 1) -> None:
-        blocks = [conv_block(in_channels, width, padding), *(conv_block(width, width, padding) for _ in range(3))]
+    def __init__(self, in_channels: int, width: int, out_channels: int, tanh: bool, padding: int = 1,
+                 norm: str = "instance") -> None:
+        blocks = [conv_block(in_channels, width, padding, norm), *(conv_block(width, width, padding, norm)
+                                                                   for _ in range(3))]
         super().__init__(*blocks, nn.Conv2d(width, out_channels, 3, padding=padding), *([nn.Tanh()] if tanh else []))
         for m in self.modules():  # the official initialisation (DCGAN's)
             if isinstance(m, nn.Conv2d):
                 nn.init.normal_(m.weight, 0.0, 0.02)
                 nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.InstanceNorm2d):
+            elif isinstance(m, (nn.InstanceNorm2d, nn.BatchNorm2d)):
                 nn.init.normal_(m.weight, 1.0, 0.02)
                 nn.init.zeros_(m.bias)
 
@@ -97,18 +117,20 @@ class Pyramid(nn.Module):
 
     def __init__(self, role: str, img_size: list[int], img_channels: int, c_dim: int, min_size: int,
                  scale_factor: float, width: int, max_width: int, width_every: int, out_channels: int,
-                 tanh: bool, padding: str = "conv") -> None:
+                 tanh: bool, padding: str = "conv", norm: str = "instance") -> None:
         super().__init__()
         check_unconditional(role, "singan", c_dim)
         check_choice(f"arch.{role}.padding", padding, PADDINGS)
-        self.padding = padding
+        check_choice(f"arch.{role}.norm", norm, NORMS)
+        self.padding, self.norm = padding, norm
         if img_channels not in (1, 3):
             raise ConfigError(f"arch.{role}.img_channels={img_channels!r} is not supported; accepted: 1 or 3")
         self.sizes = pyramid_sizes(img_size, min_size, scale_factor)
         self.img_channels, self.c_dim = img_channels, c_dim
         self.img_resolution = max(self.sizes[-1])  # the long side, for code that asks for a resolution
         self.widths = scale_widths(len(self.sizes), width, max_width, width_every)
-        self.nets = nn.ModuleList(ScaleNet(img_channels, w, out_channels, tanh, PADDINGS[padding]) for w in self.widths)
+        self.nets = nn.ModuleList(ScaleNet(img_channels, w, out_channels, tanh, PADDINGS[padding], norm)
+                                  for w in self.widths)
         self.scale = 0
 
     @property
@@ -142,9 +164,9 @@ class Generator(Pyramid):
 
     def __init__(self, img_size: list[int], img_channels: int = 3, c_dim: int = 0, min_size: int = 25,
                  scale_factor: float = 0.75, width: int = 32, max_width: int = 128, width_every: int = 4,
-                 noise_amp: float = 0.1, padding: str = "conv") -> None:
+                 noise_amp: float = 0.1, padding: str = "conv", norm: str = "instance") -> None:
         super().__init__("generator", img_size, img_channels, c_dim, min_size, scale_factor, width, max_width,
-                         width_every, out_channels=img_channels, tanh=True, padding=padding)
+                         width_every, out_channels=img_channels, tanh=True, padding=padding, norm=norm)
         self.noise_amp = noise_amp
         # noise channels per scale: the coarsest one is grey (shared by the colours), as in the official code
         self.noise_channels = [1] + [img_channels] * (self.num_scales - 1)
@@ -160,13 +182,15 @@ class Generator(Pyramid):
             start += c * h * w
         return maps
 
-    def synthesize(self, noises: list[Tensor], sizes: list[tuple[int, int]]) -> Tensor:
-        """Run scales 0..len(noises)-1 on the noise maps; only the last one records gradients. [N, C, h, w]"""
+    def synthesize(self, noises: list[Tensor], sizes: list[tuple[int, int]], frozen: bool = False) -> Tensor:
+        """Run scales 0..len(noises)-1 on the noise maps; only the last one records gradients, and only the
+        current scale (not when `frozen`) runs in training mode under norm="batch". [N, C, h, w]"""
         last = len(noises) - 1
         x = noises[0].new_zeros(noises[0].shape[0], self.img_channels, *sizes[0])
         for k, noise in enumerate(noises):
-            with torch.set_grad_enabled(torch.is_grad_enabled() and k == last):  # coarser scales are frozen
-                x = self.step(k, resize(x, sizes[k]), noise)
+            finished = self.norm == "batch" and self.nets[k].training and (frozen or k != self.scale)
+            with torch.set_grad_enabled(torch.is_grad_enabled() and k == last), eval_mode(self.nets[k], finished):
+                x = self.step(k, resize(x, sizes[k]), noise)  # coarser scales are frozen
         return x
 
     def step(self, k: int, x: Tensor, noise: Tensor) -> Tensor:
@@ -179,18 +203,19 @@ class Generator(Pyramid):
     def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:
         return self.synthesize(self.split(z), self.sizes)
 
-    def reconstruct(self, scale: int | None = None) -> Tensor:
-        """The reconstruction at `scale` (default: the current one): fixed noise at scale 0, none above. [1, C, h, w]"""
+    def reconstruct(self, scale: int | None = None, frozen: bool = False) -> Tensor:
+        """The reconstruction at `scale` (default: the current one): fixed noise at scale 0, none above; `frozen`:
+        every scale as a finished one. [1, C, h, w]"""
         scale = self.scale if scale is None else scale
         noises = [self.z_rec] + [self.z_rec.new_zeros(1, 1, 1, 1)] * scale
-        return self.synthesize(noises, self.sizes)
+        return self.synthesize(noises, self.sizes, frozen)
 
     def enter(self, scale: int, real: Tensor | None) -> None:
         """The noise amplitude of a new scale: noise_amp * RMSE(real at the scale, upsampled reconstruction)."""
         if real is None:
             raise ValueError("SinGAN's Generator.grow needs the real image to set the noise of a new scale")
         with torch.no_grad():
-            below = resize(self.reconstruct(scale - 1), self.sizes[scale])
+            below = resize(self.reconstruct(scale - 1, frozen=True), self.sizes[scale])
             target = resize(real[:1].to(below), self.sizes[scale]).clamp(-1, 1)
             self.amps[scale] = self.noise_amp * (target - below).square().mean().sqrt()
 
@@ -211,9 +236,9 @@ class Discriminator(Pyramid):
 
     def __init__(self, img_size: list[int], img_channels: int = 3, c_dim: int = 0, min_size: int = 25,
                  scale_factor: float = 0.75, width: int = 32, max_width: int = 128, width_every: int = 4,
-                 padding: str = "conv") -> None:
+                 padding: str = "conv", norm: str = "instance") -> None:
         super().__init__("discriminator", img_size, img_channels, c_dim, min_size, scale_factor, width, max_width,
-                         width_every, out_channels=1, tanh=False, padding=padding)  # a score map
+                         width_every, out_channels=1, tanh=False, padding=padding, norm=norm)  # a score map
 
     def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         return self.nets[self.scale](x).mean(dim=(1, 2, 3))

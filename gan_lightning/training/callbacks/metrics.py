@@ -18,10 +18,10 @@ import lightning as L
 import torch
 
 from gan_lightning.data.images import to_uint8
-from gan_lightning.errors import check_choice, check_number
+from gan_lightning.errors import ConfigError, check_choice, check_number
 from gan_lightning.metrics.base import Metric
 from gan_lightning.metrics.features import FeatureNet
-from gan_lightning.metrics.suite import MetricSuite
+from gan_lightning.metrics.suite import MetricSuite, shown_name
 from gan_lightning.training.callbacks.log import log_scalars
 from gan_lightning.training.checkpoint_io import save_atomic
 from gan_lightning.training.schedule import crossed
@@ -87,18 +87,28 @@ def shown_values(values: dict[str, float]) -> str:
     return ", ".join(f"{k} {values[k]:.4g}" for k in keys)
 
 
+def shown_seconds(seconds: dict[str, float]) -> str:
+    """'took 12.3 s (generate 3.1, features inception 8.0, fid 0.2)': the wall time of each part."""
+    parts = ", ".join(f"{key} {value:.3g}" for key, value in sorted(seconds.items(), key=lambda kv: -kv[1]))
+    return f"took {sum(seconds.values()):.3g} s ({parts})"
+
+
 class MetricsCallback(L.Callback):
     """Runs the configured metrics every `every_kimg` and at the end; keeps history, best value and best.ckpt."""
 
     def __init__(self, metrics: dict[str, Metric] | None = None, features: dict[str, FeatureNet] | None = None,
-                 every_kimg: float = 50.0, n_samples: int = 10000, n_real: int | None = None, batch_size: int = 64,
+                 every_kimg: float = 50.0, n_samples: int = 10000, n_real: int | str | None = None, batch_size: int = 64,
                  ema: bool = True, best: str | None = "fid", best_mode: str = "min", seed: int = 0,
                  fake_seed: int = 0, cache_dir: str | None = None, cache: bool = True, dirpath: str = "checkpoints",
-                 log_path: str | None = None) -> None:
+                 log_path: str | None = None, protocol: str | None = None, at_end: bool | None = None) -> None:
         check_choice("metrics.best_mode", best_mode, ("min", "max"))
+        if at_end not in (None, True, False) or isinstance(at_end, int) and not isinstance(at_end, bool):
+            raise ConfigError(f"metrics.at_end={at_end!r} is not supported; accepted: null (at the end of a run that "
+                              "reached its length or passed one every_kimg), true or false")
+        self.at_end = at_end
         # `seed` fixes the reference (real choice, KID subsets, SWD draws), `fake_seed` the fakes' z and labels:
         # neither follows the training seed, so that values of runs with other seeds compare their generators
-        self.suite = MetricSuite(metrics or {}, features, n_samples, n_real, batch_size, seed, cache_dir, cache)
+        self.suite = MetricSuite(metrics or {}, features, n_samples, n_real, batch_size, seed, cache_dir, cache, protocol)
         self.every_nimg = int(check_number("metrics.every_kimg", every_kimg, 0) * 1000)  # 0: at the end only
         self.ema, self.best, self.best_mode, self.seed, self.fake_seed = ema, best, best_mode, seed, fake_seed
         self.dirpath = Path(dirpath)
@@ -107,6 +117,7 @@ class MetricsCallback(L.Callback):
         self.best_value: float | None = None
         self.best_kimg: float | None = None
         self.provenance: dict[str, Any] = {}
+        self.bar_names: dict[str, str] = {}  # logged key -> the name the progress bar shows, with the protocol
 
     @property
     def enabled(self) -> bool:
@@ -114,7 +125,10 @@ class MetricsCallback(L.Callback):
 
     def headline(self) -> tuple[str, str] | None:
         """(the name the progress bar shows, the logged key) of the metric best.ckpt is picked by."""
-        return (self.best, f"metrics/{self.best}") if self.enabled and self.best else None
+        if not (self.enabled and self.best):
+            return None
+        key = f"metrics/{self.best}"
+        return self.bar_names.get(key, self.best), key  # with the protocol once known: fid50k_full
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if self.enabled:
@@ -126,8 +140,16 @@ class MetricsCallback(L.Callback):
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         done = self.history and self.history[-1]["kimg"] == pl_module.nimg / 1000
-        if self.enabled and not done:
-            self.evaluate(trainer, pl_module)
+        if not self.enabled or done or self.at_end is False:
+            return
+        short = not pl_module.finished() and (self.every_nimg == 0 or pl_module.nimg < self.every_nimg)
+        if short and self.at_end is None:  # a smoke run (trainer.max_steps=6) is not worth 10k samples
+            if trainer.is_global_zero:
+                log.warning("metrics: skipped at the end of this %g kimg run, stopped before its length and before "
+                            "the first evaluation (every_kimg=%g); metrics.at_end=true computes them",
+                            pl_module.nimg / 1000, self.every_nimg / 1000)
+            return
+        self.evaluate(trainer, pl_module)
 
     def evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, float]:
         """Compute, log, record and (when improved) checkpoint; every rank calls it."""
@@ -139,18 +161,20 @@ class MetricsCallback(L.Callback):
             reals = real_images(trainer.datamodule, self.suite)
             values, provenance = self.suite.evaluate(
                 fake_images(pl_module, self.ema, self.fake_seed, points=reals.dtype != torch.uint8), reals,
-                describe_dataset(trainer.datamodule), pl_module.device, trainer.global_rank, trainer.world_size)
+                describe_dataset(trainer.datamodule), pl_module.device, trainer.global_rank, trainer.world_size,
+                progress=trainer.is_global_zero and trainer.progress_bar_callback is not None)
         finally:
             net.train(was_training)
         kimg = pl_module.nimg / 1000
         self.provenance = {**provenance, "generator": "G_ema" if self.ema else "G", "kimg": kimg,
                            "fakes": f"z and labels from seed {self.fake_seed}"}
         self.history.append({"kimg": kimg, "values": values})
+        self.bar_names = {f"metrics/{key}": shown_name(key, provenance["protocol"]) for key in values}
         log_metrics(trainer, values, pl_module.nimg)
         improved = self.update_best(values, kimg)
         if trainer.is_global_zero:
-            record.info("metrics at %.1f kimg (%s): %s%s", kimg, self.provenance["generator"], shown_values(values),
-                        " (best so far)" if improved else "")
+            record.info("metrics at %.1f kimg (%s): %s%s; %s", kimg, self.provenance["generator"], shown_values(values),
+                        " (best so far)" if improved else "", shown_seconds(provenance["seconds"]))
             if len(self.history) == 1:  # say once per run why a metric gives no number
                 for reason in (m.unavailable for m in self.suite.metrics.values() if m.unavailable):
                     log.warning(reason)
