@@ -206,7 +206,7 @@ def test_fid50k_full_is_50k_fakes_against_every_real_in_training_and_in_evaluate
     evaluate = compose(["ckpt=x", "metrics=fid50k_full"], config_name="evaluate")
     assert (train.metrics.n_samples, train.metrics.n_real, train.metrics.protocol) == (50000, "all", "50k_full")
     assert (evaluate.n_samples, evaluate.n_real, evaluate.protocol) == (50000, "all", "50k_full")
-    assert list(train.metrics.list) == ["fid"] and compose([], tmp_path).metrics.n_samples == 10000  # the 10k default
+    assert list(train.metrics.list) == ["fid"] and compose(["metrics=fid"], tmp_path).metrics.n_samples == 10000  # the 10k default
     assert shown_name("fid", "50k_full") == "fid50k_full" and shown_name("swd/16", "10k") == "swd10k/16"
     assert [protocol_name(*c) for c in ((50000, 50000, 50000), (10000, 10000, 60000), (10000, 5000, 60000))] == \
         ["50k_full", "10k", "10k_5k"]

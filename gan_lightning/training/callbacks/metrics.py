@@ -169,7 +169,10 @@ class MetricsCallback(L.Callback):
         self.provenance = {**provenance, "generator": "G_ema" if self.ema else "G", "kimg": kimg,
                            "fakes": f"z and labels from seed {self.fake_seed}"}
         self.history.append({"kimg": kimg, "values": values})
-        self.bar_names = {f"metrics/{key}": shown_name(key, provenance["protocol"]) for key in values}
+        # a value that compares fakes with reals is named with its counts (fid10k); the toys' and IS are not
+        versus = [name for name, m in self.suite.metrics.items() if m.needs_real]
+        self.bar_names = {f"metrics/{key}": shown_name(key, provenance["protocol"]) for key in values
+                          if any(key == name or key.startswith((name + "/", name + "_")) for name in versus)}
         log_metrics(trainer, values, pl_module.nimg)
         improved = self.update_best(values, kimg)
         if trainer.is_global_zero:
