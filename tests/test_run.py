@@ -16,7 +16,7 @@ from tests.test_train import train
 
 # A toy run of 5 batches of 8 points, stopped by trainer.max_steps=10 (D + G steps), with the progress bar.
 FIRST = tiny("mlp", "dataset=ring", "logger=all", "total_kimg=1", "trainer.max_steps=10",
-             "trainer.enable_progress_bar=true", "callbacks.log.every_kimg=0.016")
+             "trainer.enable_progress_bar=true", "callbacks.log.every_kimg=0.016", "metrics.at_end=true")
 
 
 def rows(run_dir):
@@ -56,7 +56,7 @@ def test_a_run_its_folder_its_loggers_and_its_resume(tmp_path):
     assert lines[0].startswith("run: arch=mlp loss=ns regularizer=none dataset=ring") and "1 kimg" in lines[0]
     assert lines[1] == f"output: {run_dir}"
     assert lines[-1].startswith("done: 0.040 kimg, 5 G steps in") and str(run_dir) in lines[-1]
-    assert "G_ema at 0.04 kimg: modes" in lines[-1]  # the toy default metrics, in the final line
+    assert "G_ema at 0.04 kimg: modes" in lines[-1]  # the toy default metrics (metrics.at_end=true), in the final line
     bar = [line for line in lines if line.lstrip("\r").startswith("train:")]
     assert len(lines) - len(bar) == 3 and "5/5" in bar[-1] and "kimg=0.04" in bar[-1]  # ends where max_steps does
 
