@@ -1,15 +1,23 @@
 """Faults of the issue-23 sweep, third part: a crafted CIFAR-10 batch, two runs into one folder, stale temporary
 checkpoints, Ctrl-C, a full disk under the loggers; each ends in one line and runs no stranger's code."""
+import json
+import logging
 import os
 import pickle
+import socket
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
+import torch
 
 from gan_lightning.data.cifar import CIFAR10DataModule
 from gan_lightning.errors import ConfigError
 from gan_lightning.run.build import run
-from tests.conftest import compose, tiny
+from gan_lightning.run.folder import RunLock, in_use
+from tests.conftest import REPO, compose, tiny
 
 # --- a CIFAR-10 batch file is data, never code ------------------------------------------------------------
 
@@ -72,3 +80,68 @@ def test_a_malformed_cifar_batch_is_one_line(tmp_path, content, reason):
         CIFAR10DataModule(root=str(tmp_path)).data
     message = str(refused.value)
     assert reason in message and "batch data_batch_1" in message and "\n" not in message, message
+
+
+# --- one run at a time in a run folder --------------------------------------------------------------------
+
+TOY = tiny("mlp", "dataset=ring", "metrics=none", "total_kimg=0.016")  # 2 batches of 8 points, last.ckpt at the end
+
+
+def hold_lock(run_dir, pid: int) -> None:
+    """A lock file as a run of `pid` on this host writes it."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / ".lock").write_text(json.dumps({"pid": pid, "host": socket.gethostname(), "started": time.time()}))
+
+
+def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_running_pid(tmp_path):
+    run_dir = tmp_path / "same"
+    running = subprocess.Popen(["sleep", "60"])  # stands for the first run, alive meanwhile
+    try:
+        hold_lock(run_dir, running.pid)
+        with pytest.raises(SystemExit) as stop:
+            run(compose(TOY, run_dir))
+        assert str(stop.value).startswith(f"error: hydra.run.dir='{run_dir}' is in use by the run of pid "
+                                          f"{running.pid} on {socket.gethostname()} (since ")
+        assert "accepted: another hydra.run.dir, or this one once that run has ended" in str(stop.value)
+        assert sorted(p.name for p in run_dir.iterdir()) == [".lock"]  # nothing written, the lock kept
+        # train.py refuses before Hydra writes its record (.hydra, train.log) into the folder
+        result = subprocess.run([sys.executable, "train.py", *TOY, f"hydra.run.dir={run_dir}"], cwd=REPO,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 1 and result.stderr.strip() == str(stop.value), result.stderr[-2000:]
+        assert sorted(p.name for p in run_dir.iterdir()) == [".lock"]
+    finally:
+        running.kill()
+        running.wait()
+
+
+def test_a_stale_lock_is_taken_over_and_the_lock_is_released_at_the_end_and_on_error(tmp_path, caplog):
+    run_dir = tmp_path / "run"
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # its pid is not alive any more
+    hold_lock(run_dir, dead.pid)
+    with caplog.at_level(logging.INFO, logger="gan_lightning"):
+        run(compose(TOY, run_dir))
+    assert f"took over the lock of pid {dead.pid}, as pid {dead.pid} is not running" in caplog.text
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file() and not (run_dir / ".lock").exists()
+    # a resume into its own folder takes and releases the lock again
+    run(compose([*TOY, f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", "total_kimg=0.032"], run_dir))
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["clock"]["nimg"] == 32
+    assert not (run_dir / ".lock").exists()
+    with pytest.raises(SystemExit, match="c_dim=3 needs labels"):  # an error after the lock was taken
+        run(compose([*TOY, "c_dim=3"], tmp_path / "failed"))
+    assert not (tmp_path / "failed" / ".lock").exists()
+
+
+def test_the_lock_names_this_process_while_held_and_nests_within_it(tmp_path):
+    with RunLock(tmp_path):
+        holder = json.loads((tmp_path / ".lock").read_text())
+        assert (holder["pid"], holder["host"]) == (os.getpid(), socket.gethostname())
+        assert in_use(tmp_path) is None  # this process may write there (a sweep job inside train.py's run)
+        with RunLock(tmp_path):
+            pass
+        assert (tmp_path / ".lock").exists()
+    assert not (tmp_path / ".lock").exists()
+    hold_lock(tmp_path, os.getpid())  # left by this process without being held: taken over
+    with RunLock(tmp_path):
+        assert json.loads((tmp_path / ".lock").read_text())["started"] > 0
+    assert not (tmp_path / ".lock").exists()
