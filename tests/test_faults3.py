@@ -17,6 +17,7 @@ from gan_lightning.data.cifar import CIFAR10DataModule
 from gan_lightning.errors import ConfigError
 from gan_lightning.run.build import run
 from gan_lightning.run.folder import RunLock, in_use
+from gan_lightning.training.checkpoint_io import temporary_path
 from tests.conftest import REPO, compose, tiny
 
 # --- a CIFAR-10 batch file is data, never code ------------------------------------------------------------
@@ -145,3 +146,28 @@ def test_the_lock_names_this_process_while_held_and_nests_within_it(tmp_path):
     with RunLock(tmp_path):
         assert json.loads((tmp_path / ".lock").read_text())["started"] > 0
     assert not (tmp_path / ".lock").exists()
+
+
+# --- temporary checkpoints of a run killed while saving ---------------------------------------------------
+
+
+def test_temporaries_of_killed_saves_are_removed_at_start_and_a_live_ones_kept(tmp_path, caplog):
+    folder = tmp_path / "run" / "checkpoints"
+    folder.mkdir(parents=True)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    saving = subprocess.Popen(["sleep", "60"])  # a process still writing its temporary file
+    try:
+        stale = [temporary_path(folder / "last.ckpt", dead.pid), temporary_path(folder / "kimg000000.ckpt", dead.pid)]
+        live = temporary_path(folder / "last.ckpt", saving.pid)
+        for path in [*stale, live]:
+            path.write_bytes(b"PK" + b"x" * 2**20)  # a half-written checkpoint
+        (folder / "notes.tmp").write_text("not ours")
+        with caplog.at_level(logging.INFO, logger="gan_lightning"):
+            run(compose(TOY, tmp_path / "run"))
+    finally:
+        saving.kill()
+        saving.wait()
+    assert (f"removed 2 temporary checkpoint files left by a run killed while saving (.kimg000000.ckpt.{dead.pid}.tmp, "
+            f".last.ckpt.{dead.pid}.tmp; 2.0 MiB)") in caplog.text
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["last.ckpt", live.name, "notes.tmp"])

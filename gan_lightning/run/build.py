@@ -27,7 +27,7 @@ from gan_lightning.run.cli import (
     drop_unchosen_penalties,
     instantiate_error,
 )
-from gan_lightning.run.folder import RunLock, check_room, last_checkpoint
+from gan_lightning.run.folder import RunLock, check_room, last_checkpoint, remove_stale_temporaries
 from gan_lightning.run.resume import resume_config, typed_keys
 from gan_lightning.run.trials import record_failure
 from gan_lightning.training.checkpoint_io import (
@@ -241,6 +241,7 @@ def _fit(cfg: DictConfig) -> float | str | None:
     datamodule, module, trainer = build(cfg)
     if checkpoint is not None:
         check_weights_fit(module, checkpoint, cfg.ckpt_path, "ckpt_path")
+    remove_stale_temporaries(last_checkpoint(cfg).parent)  # a SIGKILL mid-save leaves one; its room counts below
     check_room(cfg, module)  # on every process: one that stopped alone would leave the others waiting
     if trainer.is_global_zero:
         log.info("run: %s", summary(cfg, datamodule, module))

@@ -1,4 +1,5 @@
-"""The run folder before training: one run at a time (`<run dir>/.lock`) and room for two checkpoints.
+"""The run folder before training: one run at a time (`<run dir>/.lock`), no temporary checkpoint left by a
+process that was killed while saving, and room for two checkpoints.
 
 The lock file holds the pid, host and start time of the run writing into the folder (JSON). A second run into
 the same folder is refused in one line naming that pid, while it runs; a lock whose pid is no longer alive on
@@ -11,6 +12,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import time
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 
 LOCK_NAME = ".lock"
 RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "SLURM_PROCID")  # set by launchers per process
+TEMPORARY = re.compile(r"^\..+\.(\d+)\.tmp$")  # `.<name>.<pid>.tmp`, what checkpoint_io.save_atomic writes
 _held: dict[Path, int] = {}  # lock file -> how many RunLock of this process hold it (a sweep job inside run())
 
 
@@ -174,6 +177,24 @@ class RunLock(contextlib.AbstractContextManager):
         if holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
             with contextlib.suppress(OSError):
                 self.path.unlink()
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the `.<name>.<pid>.tmp` files of save_atomic whose pid is not alive (a run killed mid-save), and
+    say so in one line; a live process's file (a save under way) is kept."""
+    stale = []
+    for path in sorted(folder.glob(".*.tmp")) if rank_zero_process() else []:
+        match = TEMPORARY.match(path.name)
+        if match and int(match.group(1)) != os.getpid() and not pid_alive(int(match.group(1))):
+            with contextlib.suppress(OSError):
+                size = path.stat().st_size
+                path.unlink()
+                stale.append((path, size))
+    if stale:
+        log.info("removed %d temporary checkpoint file%s left by a run killed while saving (%s; %.1f MiB)",
+                 len(stale), "s" if len(stale) > 1 else "", ", ".join(p.name for p, _ in stale),
+                 sum(size for _, size in stale) / 2**20)
+    return [path for path, _ in stale]
 
 
 def last_checkpoint(cfg: DictConfig) -> Path:
