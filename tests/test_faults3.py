@@ -4,11 +4,13 @@ import json
 import logging
 import os
 import pickle
+import signal
 import socket
 import subprocess
 import sys
 import time
 
+import lightning as L
 import numpy as np
 import pytest
 import torch
@@ -18,6 +20,7 @@ from gan_lightning.errors import ConfigError
 from gan_lightning.run.build import run
 from gan_lightning.run.folder import RunLock, in_use
 from gan_lightning.training.checkpoint_io import temporary_path
+from gan_lightning.training.preemption import interrupted_line
 from tests.conftest import REPO, compose, tiny
 
 # --- a CIFAR-10 batch file is data, never code ------------------------------------------------------------
@@ -171,3 +174,35 @@ def test_temporaries_of_killed_saves_are_removed_at_start_and_a_live_ones_kept(t
     assert (f"removed 2 temporary checkpoint files left by a run killed while saving (.kimg000000.ckpt.{dead.pid}.tmp, "
             f".last.ckpt.{dead.pid}.tmp; 2.0 MiB)") in caplog.text
     assert sorted(p.name for p in folder.iterdir()) == sorted(["last.ckpt", live.name, "notes.tmp"])
+
+
+# --- Ctrl-C -----------------------------------------------------------------------------------------------
+
+
+class CtrlC(L.Callback):
+    """Sends this process SIGINT (what Ctrl-C sends) at the end of batch `at_batch`."""
+
+    def __init__(self, at_batch: int) -> None:
+        self.at_batch = at_batch
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if pl_module.batches == self.at_batch:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_saves_last_ckpt_and_says_where_and_how_to_resume(tmp_path, caplog):
+    ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    args = [*TOY, "total_kimg=0.4", "+callbacks.ctrl_c._target_=tests.test_faults3.CtrlC", "+callbacks.ctrl_c.at_batch=3"]
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        with caplog.at_level(logging.INFO, logger="gan_lightning"), pytest.raises(SystemExit) as stop:
+            run(compose(args, tmp_path / "run"))
+    finally:
+        signal.signal(signal.SIGINT, handler)  # Lightning ignores further Ctrl-C while it shuts down
+    assert stop.value.code == 1
+    line = f"interrupted (Ctrl-C) at 0.024 kimg (batch 3); last.ckpt saved: {ckpt}; resume with: python train.py ckpt_path={ckpt}"
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("interrupted")] == [line]
+    assert torch.load(ckpt, weights_only=True)["clock"] == {"nimg": 24, "batches": 3}
+    assert not (tmp_path / "run" / ".lock").exists()
+    assert interrupted_line(0, 0, None) == ("interrupted (Ctrl-C) at 0.000 kimg (batch 0), before the first batch "
+                                            "ended: no checkpoint written")
