@@ -1,5 +1,6 @@
 """Faults of the issue-23 sweep, third part: a crafted CIFAR-10 batch, two runs into one folder, stale temporary
 checkpoints, Ctrl-C, a full disk under the loggers; each ends in one line and runs no stranger's code."""
+import errno
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ import torch
 from gan_lightning.data.cifar import CIFAR10DataModule
 from gan_lightning.errors import ConfigError
 from gan_lightning.run.build import run
+from gan_lightning.run.config import ReportOnceFileHandler
 from gan_lightning.run.folder import RunLock, in_use
 from gan_lightning.training.checkpoint_io import temporary_path
 from gan_lightning.training.preemption import interrupted_line
@@ -206,3 +208,49 @@ def test_ctrl_c_saves_last_ckpt_and_says_where_and_how_to_resume(tmp_path, caplo
     assert not (tmp_path / "run" / ".lock").exists()
     assert interrupted_line(0, 0, None) == ("interrupted (Ctrl-C) at 0.000 kimg (batch 0), before the first batch "
                                             "ended: no checkpoint written")
+
+
+# --- a full disk under the loggers ------------------------------------------------------------------------
+
+
+def no_space(*args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_full_disk_under_train_log_is_one_warning_not_a_traceback_per_line(tmp_path, capsys):
+    handler = ReportOnceFileHandler(tmp_path / "train.log")
+    logger = logging.getLogger("test_faults3.full_disk")
+    logger.addHandler(handler)
+    try:
+        logger.warning("written")
+        handler.stream.write = no_space  # the disk is full from now on
+        for i in range(50):
+            logger.warning("line %d", i)
+    finally:
+        logger.removeHandler(handler)
+        handler.stream.write = lambda text: len(text)
+        handler.close()
+    err = capsys.readouterr().err
+    assert err == (f"warning: cannot write {tmp_path / 'train.log'} (No space left on device); its lines are lost "
+                   "until there is room, the console still gets them\n")
+    assert (tmp_path / "train.log").read_text() == "written\n"
+
+
+def test_a_full_disk_mid_run_is_one_line_for_the_checkpoint_and_one_for_the_csv(tmp_path, monkeypatch, caplog):
+    import lightning.fabric.plugins.io.torch_io as torch_io
+    from lightning.fabric.loggers.csv_logs import _ExperimentWriter
+
+    run(compose(TOY, tmp_path / "run"))
+    ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    before = ckpt.read_bytes()
+    monkeypatch.setattr(torch_io, "_atomic_save", no_space)
+    monkeypatch.setattr(_ExperimentWriter, "save", no_space)  # metrics.csv; Lightning saves it again on the error
+    with caplog.at_level(logging.INFO, logger="gan_lightning"), pytest.raises(SystemExit) as stop:
+        run(compose([*TOY, f"ckpt_path={ckpt}", "total_kimg=0.064", "logger=csv", "callbacks.checkpoint.every_kimg=0.032",
+                     "trainer.log_every_n_steps=1"], tmp_path / "run"))
+    assert "cannot write last.ckpt (No space left on device); the previous last.ckpt is kept" in str(stop.value)
+    warnings = [r.getMessage() for r in caplog.records  # the console's (the record logger writes train.log only)
+                if r.levelno >= logging.WARNING and r.name != "gan_lightning.record"]
+    assert warnings == [f"warning: cannot write {tmp_path / 'run' / 'csv' / 'metrics.csv'} (No space left on device); "
+                        "its rows are kept and written when there is room"], warnings
+    assert ckpt.read_bytes() == before
