@@ -254,3 +254,23 @@ def test_a_full_disk_mid_run_is_one_line_for_the_checkpoint_and_one_for_the_csv(
     assert warnings == [f"warning: cannot write {tmp_path / 'run' / 'csv' / 'metrics.csv'} (No space left on device); "
                         "its rows are kept and written when there is room"], warnings
     assert ckpt.read_bytes() == before
+
+
+def test_a_lock_of_another_host_is_kept_unless_it_is_this_slurm_job_requeued(tmp_path, monkeypatch):
+    running = subprocess.Popen(["sleep", "60"])
+    try:
+        monkeypatch.setenv("SLURM_JOB_ID", "4242")
+        hold_lock(tmp_path, running.pid)  # this host, alive: kept even within the same SLURM job
+        lock = json.loads((tmp_path / ".lock").read_text())
+        (tmp_path / ".lock").write_text(json.dumps({**lock, "slurm_job": "4242"}))
+        with pytest.raises(ConfigError, match=f"in use by the run of pid {running.pid}"):
+            RunLock(tmp_path).__enter__()
+    finally:
+        running.kill()
+        running.wait()
+    (tmp_path / ".lock").write_text(json.dumps({"pid": 1, "host": "node-7", "started": 0.0, "slurm_job": "4241"}))
+    assert "pid 1 on node-7" in in_use(tmp_path)  # another machine's process cannot be checked: kept
+    (tmp_path / ".lock").write_text(json.dumps({"pid": 1, "host": "node-7", "started": 0.0, "slurm_job": "4242"}))
+    assert in_use(tmp_path) is None  # this job, requeued onto another node: taken over
+    with RunLock(tmp_path):
+        assert json.loads((tmp_path / ".lock").read_text())["pid"] == os.getpid()

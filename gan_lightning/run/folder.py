@@ -65,13 +65,13 @@ def _stale(holder: dict[str, Any], path: Path) -> str | None:
     pid, host, job = holder.get("pid"), holder.get("host"), holder.get("slurm_job")
     if not isinstance(pid, int) or not host:
         return "it names no pid and host"
+    if host == socket.gethostname():
+        if pid == os.getpid():
+            return None if path in _held else "it is of this process, from a run that ended without removing it"
+        return None if pid_alive(pid) else f"pid {pid} is not running on {host}"
     if job and job == os.environ.get("SLURM_JOB_ID"):
-        return f"it is of this SLURM job {job}, requeued"
-    if host != socket.gethostname():
-        return None  # a process on another machine cannot be checked from here
-    if pid == os.getpid():
-        return None if path in _held else "it is of this process, from a run that ended without removing it"
-    return None if pid_alive(pid) else f"pid {pid} is not running on {host}"
+        return f"it is of this SLURM job {job}, requeued from {host}"
+    return None  # a process on another machine cannot be checked from here
 
 
 def in_use(folder: str | Path, key: str = "hydra.run.dir") -> str | None:
