@@ -9,6 +9,7 @@ from omegaconf import DictConfig  # noqa: E402
 
 import gan_lightning.run.config  # noqa: E402, F401  (registers the resolvers conf/hydra/default.yaml uses)
 from gan_lightning.run.cli import unknown_key, unparsable  # noqa: E402
+from gan_lightning.run.folder import typed_run_dir_in_use  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
@@ -19,7 +20,8 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    message = unparsable(sys.argv[1:]) or unknown_key(sys.argv[1:], check_run_dir=True)
+    message = (unparsable(sys.argv[1:]) or unknown_key(sys.argv[1:], check_run_dir=True)
+               or typed_run_dir_in_use(sys.argv[1:]))  # another run writes there: refused before Hydra writes too
     if message is not None:
         sys.exit(f"error: {message}")
     main()

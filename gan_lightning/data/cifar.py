@@ -1,5 +1,7 @@
 """CIFAR-10 from the python pickles (tar.gz or extracted) or from an image folder <split>/<class>/*.png|jpg."""
 
+import importlib
+import io
 import pickle
 import tarfile
 from collections.abc import Callable
@@ -25,17 +27,67 @@ BATCHES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_bat
 LAYOUTS = f"{TAR_NAME}, {BATCHES_DIR}/, <split>/<class>/*.png|jpg, or a .tar.gz/.zip of that image folder"
 
 
+# the globals a CIFAR-10 python batch needs: numpy's array and dtype reconstruction (numpy.core before numpy 2,
+# numpy._core since; _frombuffer for pickle protocol 5) and _codecs.encode (bytes in a protocol-2 pickle)
+SAFE_GLOBALS = {
+    **{(f"numpy.{core}.multiarray", "_reconstruct"): ("multiarray", "_reconstruct") for core in ("core", "_core")},
+    **{(f"numpy.{core}.numeric", "_frombuffer"): ("numeric", "_frombuffer") for core in ("core", "_core")},
+    ("numpy", "ndarray"): None, ("numpy", "dtype"): None, ("_codecs", "encode"): None,
+    **{("builtins", name): None for name in ("list", "dict", "tuple", "set", "frozenset", "bytearray")},
+}
+
+
+class BatchUnpickler(pickle.Unpickler):
+    """Unpickles numpy arrays and builtin containers only: a batch file that names any other global (a crafted
+    one calling os.system) is refused before anything runs."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in SAFE_GLOBALS:
+            raise pickle.UnpicklingError(f"refused: loading it would run code ({module}.{name})")
+        where = SAFE_GLOBALS[module, name]
+        if where is None:
+            return super().find_class(module, name)
+        try:  # numpy 2 keeps numpy.core only as a deprecated alias
+            return getattr(importlib.import_module(f"numpy._core.{where[0]}"), where[1])
+        except ImportError:
+            return getattr(importlib.import_module(f"numpy.core.{where[0]}"), where[1])
+
+
+def read_batch(data: bytes, name: str, where: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Images uint8 [N, 3, 32, 32] and labels [N] of one pickled batch; a crafted or malformed one is one line."""
+    def refuse(reason: str) -> ConfigError:
+        return ConfigError(f"dataset.root={str(where)!r}: batch {name} is not a CIFAR-10 python batch ({reason}); "
+                           f"accepted: {LAYOUTS}")
+
+    try:
+        batch = BatchUnpickler(io.BytesIO(data), encoding="bytes").load()
+    except Exception as error:  # truncated (EOFError), refused globals, damaged opcodes ...
+        raise refuse((str(error).strip().splitlines() or [type(error).__name__])[0][:200]) from None
+    if not isinstance(batch, dict) or not {b"data", b"labels"} <= set(batch):
+        keys = sorted(map(str, batch)) if isinstance(batch, dict) else type(batch).__name__
+        raise refuse(f"needs a dict with b'data' and b'labels'; found {keys}")
+    try:  # rows are the R, G, B planes of one image
+        images = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+        labels = np.asarray(batch[b"labels"], dtype=np.int64).reshape(-1)
+    except (TypeError, ValueError) as error:
+        raise refuse(f"b'data' must be uint8 rows of 3072 and b'labels' integers ({error})") from None
+    if len(images) != len(labels):
+        raise refuse(f"{len(images)} images and {len(labels)} labels")
+    return images, labels
+
+
 def unpickle_batches(read: Callable[[str], bytes], split: str, where: Path) -> tuple[np.ndarray, np.ndarray]:
     """Images uint8 [N, 3, 32, 32] and labels [N] from the pickled batches of `split`; read(name) gives bytes."""
     images, labels = [], []
     for name in BATCHES[split]:
         try:
-            batch = pickle.loads(read(name), encoding="bytes")
-        except (KeyError, OSError, pickle.UnpicklingError) as error:
+            data = read(name)
+        except (KeyError, OSError) as error:
             raise ConfigError(f"dataset.root={str(where)!r} has no readable batch {name} ({error}); "
                               f"accepted: {LAYOUTS}") from error
-        images.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))  # rows are R, G, B planes
-        labels.append(np.asarray(batch[b"labels"], dtype=np.int64))
+        batch_images, batch_labels = read_batch(data, name, where)
+        images.append(batch_images)
+        labels.append(batch_labels)
     return np.concatenate(images), np.concatenate(labels)
 
 

@@ -8,7 +8,6 @@ losses at an interval, Lightning's messages and any error (conf/hydra/default.ya
 import contextlib
 import logging
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from gan_lightning.run.cli import (
     drop_unchosen_penalties,
     instantiate_error,
 )
+from gan_lightning.run.folder import RunLock, check_room, last_checkpoint, remove_stale_temporaries
 from gan_lightning.run.resume import resume_config, typed_keys
 from gan_lightning.run.trials import record_failure
 from gan_lightning.training.checkpoint_io import (
@@ -154,7 +154,8 @@ def run(cfg: DictConfig) -> float | str | None:
     lists it.
     """
     try:
-        value = _fit(cfg)
+        with RunLock(cfg.paths.output_dir):  # one run at a time in a folder; released also on error
+            value = _fit(cfg)
     except Exception as error:  # instantiate() wraps errors of constructors: find ours in the chain
         message = explain(error, cfg)
         if message is None:
@@ -222,34 +223,6 @@ def _run_config(cfg: DictConfig) -> tuple[DictConfig, dict | None]:
     return resumed, checkpoint
 
 
-def last_checkpoint(cfg: DictConfig) -> Path:
-    """Where callbacks.checkpoint writes last.ckpt."""
-    folder = OmegaConf.select(cfg, "callbacks.checkpoint.dirpath") or Path(cfg.paths.output_dir) / "checkpoints"
-    return Path(folder) / "last.ckpt"
-
-
-def check_room(cfg: DictConfig, module: L.LightningModule) -> None:
-    """Fail before training when the checkpoint folder cannot be written or lacks room for two checkpoints
-    (the new one is written beside the previous one, then renamed over it)."""
-    folder = last_checkpoint(cfg).parent
-    probe = folder / f".write-test-{os.getpid()}"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(b"\0" * 4096)
-        free = shutil.disk_usage(folder).free
-    except OSError as error:
-        raise ConfigError(f"callbacks.checkpoint.dirpath={str(folder)!r} cannot be written ({error.strerror or error}); "
-                          "accepted: a folder this user can write, e.g. hydra.run.dir=outputs/runs/<name>") from None
-    finally:
-        with contextlib.suppress(OSError):
-            probe.unlink(missing_ok=True)
-    weights = sum(t.numel() * t.element_size() for t in module.state_dict().values())
-    need = 2 * 3 * weights  # weights, G_ema and two Adam moments: about 3x the module's state; twice while replaced
-    if free < need:
-        raise ConfigError(f"callbacks.checkpoint.dirpath={str(folder)!r} has {free / 2**20:.0f} MiB free; accepted: "
-                          f"a folder with at least {need / 2**20:.0f} MiB free (two checkpoints of this run)")
-
-
 def _fit(cfg: DictConfig) -> float | str | None:
     cfg, checkpoint = _run_config(cfg)
     output_dir = os.path.abspath(cfg.paths.output_dir)
@@ -268,6 +241,7 @@ def _fit(cfg: DictConfig) -> float | str | None:
     datamodule, module, trainer = build(cfg)
     if checkpoint is not None:
         check_weights_fit(module, checkpoint, cfg.ckpt_path, "ckpt_path")
+    remove_stale_temporaries(last_checkpoint(cfg).parent)  # a SIGKILL mid-save leaves one; its room counts below
     check_room(cfg, module)  # on every process: one that stopped alone would leave the others waiting
     if trainer.is_global_zero:
         log.info("run: %s", summary(cfg, datamodule, module))

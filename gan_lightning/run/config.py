@@ -126,6 +126,22 @@ class DropAdverts(logging.Filter):
         return "litlogger" not in record.getMessage()
 
 
+class ReportOnceFileHandler(logging.FileHandler):
+    """train.log's handler: a write that fails with OSError (a full disk) is reported in one line on stderr, once,
+    instead of logging's "--- Logging error ---" and a traceback for every line; later lines are tried again."""
+
+    failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        if not isinstance(error, OSError):
+            return super().handleError(record)
+        if not self.failed:
+            self.failed = True
+            sys.stderr.write(f"warning: cannot write {self.baseFilename} ({error.strerror or error}); its lines "
+                             "are lost until there is room, the console still gets them\n")
+
+
 def mixed_precision() -> str:
     """The trainer precision for mixed-precision training on this machine's GPU."""
     import torch

@@ -5,11 +5,14 @@ What is logged, at the images-seen step, is training/callbacks/log.py (`log_scal
 from __future__ import annotations
 
 import csv
+import logging
 import os
 from typing import Any
 
 from lightning.pytorch import loggers
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+
+log = logging.getLogger(__name__)
 
 
 class _AppendingWriter(ExperimentWriter):
@@ -19,6 +22,19 @@ class _AppendingWriter(ExperimentWriter):
         if os.path.isfile(self.metrics_file_path):
             with open(self.metrics_file_path, newline="") as file:
                 self.metrics_keys = sorted(next(csv.reader(file), []))  # new rows keep the header's columns
+
+
+    failed = False
+
+    def save(self) -> None:
+        """Write the new rows; a full disk is one warning (once), and the rows stay for the next save."""
+        try:
+            super().save()
+        except OSError as error:
+            if not self.failed:
+                self.failed = True
+                log.warning("warning: cannot write %s (%s); its rows are kept and written when there is room",
+                            self.metrics_file_path, error.strerror or error)
 
 
 class CSVLogger(loggers.CSVLogger):

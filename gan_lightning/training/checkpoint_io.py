@@ -54,6 +54,12 @@ def _current_targets(node: Any) -> Any:
     return node
 
 
+def temporary_path(path: Path, pid: int | None = None) -> Path:
+    """`.<name>.<pid>.tmp` beside `path`: where save_atomic writes before the rename (run/folder.py removes the
+    ones of killed processes)."""
+    return path.with_name(f".{path.name}.{os.getpid() if pid is None else pid}.tmp")
+
+
 def save_atomic(trainer, path: str | Path, key: str = "callbacks.checkpoint.dirpath") -> Path:
     """`trainer.save_checkpoint` to a temporary file beside `path`, flushed to disk, then renamed over `path`.
 
@@ -62,7 +68,7 @@ def save_atomic(trainer, path: str | Path, key: str = "callbacks.checkpoint.dirp
     Here the previous file stays whole until the rename; a failed write (disk full, read-only) is one line.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temporary_path(path)
     try:
         trainer.save_checkpoint(tmp, weights_only=False)
         if trainer.is_global_zero:

@@ -38,6 +38,15 @@ class Preempted(Exception):
                 "(or ckpt_path=last with the same hydra.run.dir)")
 
 
+def interrupted_line(nimg: int, batches: int, path: Path | None) -> str:
+    """The line Ctrl-C ends with: how far the run got, where that state is saved, the command that continues."""
+    where = f"at {nimg / 1000:.3f} kimg (batch {batches})"
+    if path is None:
+        return f"interrupted (Ctrl-C) {where}, before the first batch ended: no checkpoint written"
+    return (f"interrupted (Ctrl-C) {where}; {path.name} saved: {path}; resume with: python train.py "
+            f"ckpt_path={path}")
+
+
 class SignalFlag:
     """Records the first of `names` received while installed; chains SIGTERM to the handler it replaced."""
 

@@ -1,4 +1,5 @@
 """Checkpoints by images seen: `last.ckpt` every `every_kimg`, at the end and on preemption, written atomically."""
+import logging
 from pathlib import Path
 
 import lightning as L
@@ -11,9 +12,12 @@ from gan_lightning.training.preemption import (
     SIGNALS,
     Preempted,
     SignalFlag,
+    interrupted_line,
     requeue_slurm_job,
 )
 from gan_lightning.training.schedule import crossed
+
+log = logging.getLogger(__name__)
 
 
 class KimgCheckpoint(Checkpoint):
@@ -75,8 +79,11 @@ class KimgCheckpoint(Checkpoint):
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         # Ctrl-C, or Lightning's own stop on SIGTERM (a signal our flag missed), keeps the work done so far
         stopped = isinstance(exception, (KeyboardInterrupt, SIGTERMException))
-        if stopped and pl_module.batches > 0 and self.saved_nimg != pl_module.nimg:
-            self._save(trainer, pl_module.nimg)
+        saved = self.dirpath / "last.ckpt" if pl_module.batches > 0 else None
+        if stopped and saved is not None and self.saved_nimg != pl_module.nimg:
+            saved = self._save(trainer, pl_module.nimg)
+        if isinstance(exception, KeyboardInterrupt) and trainer.is_global_zero:  # Lightning then exits with 1
+            log.info(interrupted_line(pl_module.nimg, pl_module.batches, saved))
 
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         self.flag.restore()
