@@ -74,6 +74,8 @@ class GAN(L.LightningModule):
         on_divergence: str = "stop",
         rollback_lr_factor: float = 0.5,
         max_rollbacks: int = 3,
+        max_abs_logit: float | None = 1e6,
+        max_abs_weight: float | None = 1e6,
         augment: nn.Module | None = None,
     ) -> None:
         super().__init__()
@@ -82,12 +84,12 @@ class GAN(L.LightningModule):
         self.rollback_lr_factor = check_number("module.rollback_lr_factor", rollback_lr_factor, 0, 1, above=True)
         self.max_rollbacks = check_number("module.max_rollbacks", max_rollbacks, 0, integer=True)
         self.rollbacks = 0  # rollbacks done so far (saved in checkpoints)
+        self.max_abs_logit = check_number("module.max_abs_logit", max_abs_logit, 0, above=True, nullable=True)
+        self.max_abs_weight = check_number("module.max_abs_weight", max_abs_weight, 0, above=True, nullable=True)
         self.rollback_path: Path | None = None  # the last good checkpoint; set by callbacks.checkpoint
-        if not isinstance(n_critic, int) or n_critic < 1:
-            raise ConfigError(f"n_critic={n_critic!r} is not supported; accepted: an integer >= 1")
-        for name, value in (("total_kimg", total_kimg), ("total_g_steps", total_g_steps)):
-            if value is not None and value <= 0:
-                raise ConfigError(f"{name}={value!r} is not supported; accepted: a number > 0 or null")
+        self.n_critic = check_number("n_critic", n_critic, 1, integer=True)
+        self.total_kimg = check_number("total_kimg", total_kimg, 0, above=True, nullable=True)
+        self.total_g_steps = check_number("total_g_steps", total_g_steps, 1, integer=True, nullable=True)
         self.automatic_optimization = False
         self.generator = generator
         self.discriminator = discriminator
@@ -97,8 +99,6 @@ class GAN(L.LightningModule):
         self.augment = augment if augment is not None else nn.Identity()  # e.g. DiffAugment (augment=diffaugment)
         self.augmented_discriminator = Augmented(discriminator, self.augment)  # D(augment(x), c): what the steps use
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
-        self.n_critic = n_critic
-        self.total_kimg, self.total_g_steps = total_kimg, total_g_steps
         self.seed = seed
         self.nimg = 0  # real images shown to D, all ranks together
         self.batches = 0  # D steps done
@@ -265,10 +265,9 @@ class GAN(L.LightningModule):
         self.manual_backward(loss)
         opt.step()
 
-    def check_finite(self, weights: bool = False) -> bool:
-        """Stop the run with one line naming the tensor, kimg and batch when a loss of the last batch (or, with
-        `weights`, a parameter or buffer) is NaN/inf; or roll back (module.on_divergence). True if rolled back."""
-        return check_finite(self, weights)
+    # check_finite(weights=False): stop with one line, or roll back (module.on_divergence), when a loss of the last
+    # batch (with `weights`, a parameter or buffer) is NaN/inf, or a logit or weight is past its bound
+    check_finite = check_finite
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         if self.finished():

@@ -1,0 +1,93 @@
+"""Faults of the issue-23 sweep, part 4: an exploded run, a corrupted checkpoint, the toy KL, evaluate's notice."""
+import logging
+
+import lightning as L
+import pytest
+import torch
+
+from gan_lightning.run.build import build
+from gan_lightning.training.checkpoint_io import read_checkpoint
+from gan_lightning.training.divergence import screen
+from tests.conftest import compose, tiny
+
+# 25 batches of 8 points; last.ckpt after every batch
+TOY = tiny("mlp", "dataset=ring", "metrics=none", "total_kimg=0.2", "callbacks.checkpoint.every_kimg=0.008",
+           "callbacks.preview.every_kimg=0")
+EXPLODING = ["optimizer.generator.lr=1e3", "optimizer.discriminator.lr=1e3"]  # logits ~1e10 at batch 2
+
+
+def fit(tmp_path, *overrides: str):
+    datamodule, module, trainer = build(compose([*TOY, *overrides], tmp_path))
+    trainer.fit(module, datamodule=datamodule)
+    return module, trainer
+
+
+def test_the_screen_finds_values_past_a_bound_and_nan_in_one_pass():
+    clean = {"a": torch.full((100,), 0.5), "b": torch.tensor(-2.0)}
+    assert screen([(clean, 3.0), (clean, None)]) == ([], [])  # the norm of a, 5, is past 3: cleared
+    # the norm of `wide` (1e3) is past the bound, no element is: the exact search clears it
+    wide = {"wide": torch.full((10**6,), 0.9)}
+    assert screen([(wide, 1.0)]) == ([], [])
+    bad, over = screen([({"a": torch.tensor([1.0, -3.0])}, 2.0), ({"n": torch.tensor(float("nan"))}, None)])
+    assert bad == ["n"] and over == [("a", 3.0, 2.0)]
+
+
+def messages(caplog, text: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records if text in r.getMessage()]
+
+
+def test_an_exploding_run_warns_once_then_stops_with_one_line(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="gan_lightning.training.divergence"), \
+            pytest.raises(FloatingPointError) as stop:
+        fit(tmp_path, *EXPLODING)
+    line = str(stop.value)
+    assert "\n" not in line and line.startswith("logits/real (|x| = "), line
+    assert "), logits/fake (|x| = " in line
+    assert ") passed module.max_abs_logit=1e+06 at 0.016 kimg (batch 2); the last checkpoint was not overwritten." in line
+    warning = messages(caplog, "the run is diverging")
+    assert len(warning) == 1 and "and stops (module.on_divergence=stop)" in warning[0]
+    # the exploded state of batch 2 was refused: last.ckpt holds batch 1
+    assert read_checkpoint(tmp_path / "checkpoints" / "last.ckpt")["clock"] == {"nimg": 8, "batches": 1}
+
+
+class BlowUpOnce(L.Callback):
+    """Sets D's last bias to 1e8 after batch `at` (the logits follow; the weights stay under no bound), once."""
+
+    def __init__(self, at: int) -> None:
+        self.at, self.done = at, False
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if pl_module.batches == self.at and not self.done:
+            self.done = True
+            with torch.no_grad():
+                pl_module.discriminator.net[-1].bias.fill_(1e8)
+
+
+def test_logits_past_the_bound_roll_back_when_told(tmp_path, caplog):
+    # lr=1e3 ruins the weights in its first step (|w| ~ 1e3: each rollback replays the explosion; the run
+    # stops after 3), so the rollback is shown on a run that is blown up once after the save of batch 8
+    datamodule, module, trainer = build(compose([*TOY, "callbacks.checkpoint.every_kimg=0.032",
+                                                 "module.max_abs_weight=null", "module.on_divergence=rollback"],
+                                                tmp_path))
+    trainer.callbacks.insert(0, BlowUpOnce(9))
+    with caplog.at_level(logging.WARNING, logger="gan_lightning.training.divergence"):
+        trainer.fit(module, datamodule=datamodule)
+    assert module.rollbacks == 1 and module.nimg == 200
+    assert len(messages(caplog, "the run is diverging and rolls back (module.on_divergence=rollback)")) == 1
+    rolled = messages(caplog, "rolled back to")
+    assert len(rolled) == 1 and rolled[0].startswith("logits/real (|x| = ")
+    assert ") passed module.max_abs_logit=1e+06 at 0.096 kimg (batch 12); rolled back to" in rolled[0]
+    assert "(0.064 kimg) with learning rates x0.5 (rollback 1 of 3)" in rolled[0]
+
+
+def test_a_weight_past_its_bound_stops_the_run(tmp_path):
+    # without the logit bound, the weights (|w| ~ 1e3 after one Adam step of lr 1e3) pass a bound of 100
+    with pytest.raises(FloatingPointError, match=r"^discriminator.net.1.weight \(\|x\| = 1e\+03\), \S+ \(\|x\| = 1e\+03\), "
+                                                 r".+ and 3 more passed module.max_abs_weight=100 at 0.008 kimg \(batch 1\); the last checkpoint was not overwritten"):
+        fit(tmp_path, *EXPLODING, "module.max_abs_logit=null", "module.max_abs_weight=100")
+
+
+def test_a_normal_run_passes_the_bounds_without_a_word(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="gan_lightning.training.divergence"):
+        module, _ = fit(tmp_path)
+    assert module.nimg == 200 and module.rollbacks == 0 and not messages(caplog, "")
