@@ -5,10 +5,11 @@ import lightning as L
 import pytest
 import torch
 
-from gan_lightning.run.build import build
-from gan_lightning.training.checkpoint_io import read_checkpoint
+from gan_lightning.errors import ConfigError
+from gan_lightning.run.build import build, run
+from gan_lightning.training.checkpoint_io import CHECKSUM, load_module, payload_sha256, read_checkpoint
 from gan_lightning.training.divergence import screen
-from tests.conftest import compose, tiny
+from tests.conftest import REPO, compose, tiny
 
 # 25 batches of 8 points; last.ckpt after every batch
 TOY = tiny("mlp", "dataset=ring", "metrics=none", "total_kimg=0.2", "callbacks.checkpoint.every_kimg=0.008",
@@ -91,3 +92,36 @@ def test_a_normal_run_passes_the_bounds_without_a_word(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="gan_lightning.training.divergence"):
         module, _ = fit(tmp_path)
     assert module.nimg == 200 and module.rollbacks == 0 and not messages(caplog, "")
+
+
+def test_a_checkpoint_with_flipped_weight_bytes_is_refused_in_one_line_on_every_load_path(tmp_path):
+    fit(tmp_path / "run", "total_kimg=0.016")  # 2 batches
+    checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert checkpoint[CHECKSUM] == payload_sha256(checkpoint["state_dict"])
+    bytes_of = checkpoint["state_dict"]["discriminator.net.1.weight"].view(-1).view(torch.uint8)
+    bytes_of[6] ^= 0x40  # one bit of one float's exponent, as a bad disk or copy would flip it
+    bad = tmp_path / "bad.ckpt"
+    torch.save(checkpoint, bad)  # the stored sum is not updated
+    line = (f"ckpt={str(bad)!r} is damaged: its weights do not match the sha256 stored when it was written; "
+            "accepted: an intact checkpoint (an earlier copy, a kimg snapshot or best.ckpt)")
+    for load in (read_checkpoint, load_module):  # generate and evaluate load with load_module
+        with pytest.raises(ConfigError) as refused:
+            load(bad)
+        assert str(refused.value) == line
+    with pytest.raises(SystemExit) as refused:  # a resume: train.py's run
+        run(compose([*TOY, f"ckpt_path={bad}"], tmp_path / "resume"))
+    assert str(refused.value) == "error: " + line.replace("ckpt=", "ckpt_path=", 1)
+
+
+def test_checkpoints_without_a_checksum_load_quietly_and_hashing_is_cheap(caplog):
+    import time
+
+    with caplog.at_level(logging.INFO, logger="gan_lightning.training.checkpoint_io"):
+        module = load_module(REPO / "tests" / "fixtures" / "old_checkpoint" / "last.ckpt")
+    assert module.nimg > 0 and caplog.records == []
+    state = {f"w{i}": torch.randn(256, 1024) for i in range(8)}  # 8 MB, a checkpoint of the default nets
+    start = time.perf_counter()
+    digest = payload_sha256(state)
+    assert time.perf_counter() - start < 1.0  # about 20 ms
+    state["w0"][0, 0] += 1
+    assert payload_sha256(state) != digest and len(digest) == 64

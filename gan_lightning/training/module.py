@@ -25,6 +25,7 @@ from gan_lightning.objectives.penalties import Penalties
 from gan_lightning.objectives.regularizers import Regularizer
 from gan_lightning.training.callbacks.ema import standing_statistics
 from gan_lightning.training.callbacks.speed import plain_backward
+from gan_lightning.training.checkpoint_io import CHECKSUM, payload_sha256
 from gan_lightning.training.divergence import check_finite
 from gan_lightning.training.schedule import run_finished
 
@@ -265,8 +266,7 @@ class GAN(L.LightningModule):
         self.manual_backward(loss)
         opt.step()
 
-    # check_finite(weights=False): stop with one line, or roll back (module.on_divergence), when a loss of the last
-    # batch (with `weights`, a parameter or buffer) is NaN/inf, or a logit or weight is past its bound
+    # (weights=False): stop with one line, or roll back, on NaN/inf losses (weights) or values past their bounds
     check_finite = check_finite
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
@@ -290,8 +290,8 @@ class GAN(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["clock"] = {"nimg": self.nimg, "batches": self.batches,
                                **({"rollbacks": self.rollbacks} if self.rollbacks else {})}
-        if self.run_config is not None:
-            checkpoint["config"] = self.run_config
+        checkpoint |= {"config": self.run_config} if self.run_config is not None else {}
+        checkpoint[CHECKSUM] = payload_sha256(checkpoint["state_dict"])  # checked by every read (checkpoint_io.py)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         clock = checkpoint.get("clock", {"nimg": 0, "batches": 0})
