@@ -1,13 +1,16 @@
 """Faults of the issue-23 sweep, part 4: an exploded run, a corrupted checkpoint, the toy KL, evaluate's notice."""
 import logging
+import math
 
 import lightning as L
 import pytest
 import torch
 
+from gan_lightning.data.toy import ToyDataModule
 from gan_lightning.errors import ConfigError
 from gan_lightning.run.build import build, run
 from gan_lightning.training.checkpoint_io import CHECKSUM, load_module, payload_sha256, read_checkpoint
+from gan_lightning.metrics.toy import mode_statistics
 from gan_lightning.training.divergence import screen
 from tests.conftest import REPO, compose, tiny
 
@@ -125,3 +128,20 @@ def test_checkpoints_without_a_checksum_load_quietly_and_hashing_is_cheap(caplog
     assert time.perf_counter() - start < 1.0  # about 20 ms
     state["w0"][0, 0] += 1
     assert payload_sha256(state) != digest and len(digest) == 64
+
+
+@pytest.mark.parametrize("kind", ["ring", "grid"])
+def test_the_toy_kl_scores_a_run_on_no_mode_worse_than_an_even_cover(kind):
+    data = ToyDataModule(kind=kind, num_items=2500, batch_size=8)
+    modes, std, k = data.modes, data.std, len(data.modes)
+    cover = modes.repeat(2500 // k + 1, 1)[:2500] + 0.5 * std  # every mode, evenly, all high quality
+    generator = torch.Generator().manual_seed(0)
+    cloud = torch.rand(2500, 2, generator=generator) * 2 - 1  # the square: a few points near every mode
+    one_point = torch.zeros(2500, 2) + 0.5  # all at one place, on no mode
+    scores = {name: mode_statistics(points, modes, std) for name, points in
+              (("cover", cover), ("cloud", cloud), ("one_point", one_point), ("one_mode", modes[:1].repeat(2500, 1)))}
+    assert scores["cover"]["modes"] == k and scores["cloud"]["modes"] == scores["one_point"]["modes"] == 0
+    # the protocol's KL (high-quality points only) rates the 0-mode cloud near the even cover: what misled sweeps
+    assert scores["cloud"]["kl_high_quality"] < 0.3 < scores["one_mode"]["kl_high_quality"]
+    assert scores["cover"]["kl"] < 0.02 < scores["one_mode"]["kl"] < scores["cloud"]["kl"] <= scores["one_point"]["kl"]
+    assert scores["one_point"]["kl"] == pytest.approx(4.5) and scores["one_mode"]["kl"] == pytest.approx(math.log(k), abs=0.02)
