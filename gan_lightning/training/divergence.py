@@ -2,11 +2,13 @@
 interval, stops the run or rolls it back.
 
 The check is one host sync every `finite_check_every` batches (and before every checkpoint): one fused norm
-per tensor over the last losses and every parameter and buffer; only when one is not finite, or past its bound,
-are the tensors searched for a name. The bounds: `module.max_abs_logit` on |logits/real| and |logits/fake| (the
-D step's mean logits; an exploded D reaches 1e10 while its loss reads 0), `module.max_abs_weight` on every
-element of a weight or buffer; null turns one off. The first time one is passed a warning line says so. `on_divergence=rollback` reloads the last good `last.ckpt` (weights, optimizer states, clock) and
-multiplies every learning rate by `rollback_lr_factor`, at most `max_rollbacks` times, instead of stopping.
+per tensor over the last losses and every parameter and buffer; only when one is not finite, or past its
+bound, are the tensors searched for a name. The bounds: `module.max_abs_logit` on |logits/real| and
+|logits/fake| (the D step's mean logits; an exploded D reaches 1e10 while its loss reads 0; with several ranks
+their largest, so that all act alike), `module.max_abs_weight` on every element of a weight or buffer; null
+turns one off. The first time one is passed a warning line says so. `on_divergence=rollback` reloads the last
+good `last.ckpt` (weights, optimizer states, clock) and multiplies every learning rate by
+`rollback_lr_factor`, at most `max_rollbacks` times, instead of stopping.
 """
 from __future__ import annotations
 
@@ -77,6 +79,8 @@ def bounds_passed(module, weights: bool) -> tuple[list[str], dict[str, list[str]
     """The NaN/inf tensors of the last losses (and weights), and per bound passed the values past it."""
     logs = module.last_logs
     logits = {name: value for name, value in logs.items() if name.startswith("logits/")}
+    if logits and module.trainer.world_size > 1:  # each rank's own batch: agree, so all stop or roll back together
+        logits = {name: module.all_gather(value).abs().max() for name, value in logits.items()}
     groups = [({name: value for name, value in logs.items() if name not in logits}, None),
               (logits, module.max_abs_logit), (module_tensors(module) if weights else {}, module.max_abs_weight)]
     bad, over = screen(groups)
