@@ -104,6 +104,8 @@ def test_every_trainer_argument_is_reachable_from_the_command_line():
 def test_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path):
     import torch
 
+    from gan_lightning.training.checkpoint_io import CHECKSUM, payload_sha256
+
     run_dir = tmp_path / "run"
     good = train([*tiny("mlp", "dataset=ring", "regularizer=r1", "total_kimg=0.016"), f"hydra.run.dir={run_dir}"],
                  tmp_path)
@@ -111,6 +113,7 @@ def test_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_pat
     ckpt = run_dir / "checkpoints" / "last.ckpt"
     checkpoint = torch.load(ckpt, weights_only=True)  # a weight of D becomes NaN: so do the losses
     checkpoint["state_dict"]["discriminator.net.1.weight"].fill_(float("nan"))
+    checkpoint[CHECKSUM] = payload_sha256(checkpoint["state_dict"])  # as training would have written it
     torch.save(checkpoint, ckpt)
     before = ckpt.read_bytes()
     result = train([f"ckpt_path={ckpt}", "total_kimg=0.4"], tmp_path)

@@ -26,7 +26,9 @@ PREVIEW_REAL_POINTS = 2_000
 
 def mode_statistics(points: Tensor, modes: Tensor, std: float, threshold_std: float = 3.0,
                     min_count: int = 20) -> dict[str, float]:
-    """{'modes': captured modes, 'high_quality': share of high-quality points, 'kl': KL to uniform} of points [N, 2]."""
+    """{'modes': captured modes, 'high_quality': share of high-quality points, 'kl': KL of all points' mode
+    histogram to the data's, 'kl_high_quality': the protocol's KL of the high-quality points to uniform} of
+    points [N, 2] (see metrics/toy.py)."""
     points = points.detach().reshape(len(points), -1).double().cpu()  # [N, 2]
     modes = modes.double().cpu()  # [K, 2]
     distance, nearest = torch.cdist(points, modes).min(dim=1)  # [N], [N]
@@ -35,13 +37,20 @@ def mode_statistics(points: Tensor, modes: Tensor, std: float, threshold_std: fl
     total = counts.sum()
     if total > 0:
         p = counts[counts > 0] / total
-        kl = float((p * (p * len(modes)).log()).sum())
+        kl_high_quality = float((p * (p * len(modes)).log()).sum())
     else:
-        kl = math.log(len(modes))
+        kl_high_quality = math.log(len(modes))
+    # every point: K mode bins and one off-mode bin, against the data's own histogram, where a 2-D Gaussian
+    # leaves exp(-t^2 / 2) of its mass beyond t std (1.1% at 3 std) and the rest is spread evenly over the modes
+    off = math.exp(-threshold_std**2 / 2)
+    p = torch.cat([counts, (~good).sum().double()[None]]) / max(len(points), 1)  # [K + 1]
+    q = torch.cat([torch.full((len(modes),), (1 - off) / len(modes), dtype=p.dtype), torch.tensor([off])])
+    kl = float((p[p > 0] * (p[p > 0] / q[p > 0]).log()).sum()) if len(points) else math.log(1 / off)
     return {
         "modes": float((counts >= min_count).sum()),
         "high_quality": float(good.double().mean()) if len(points) else 0.0,
         "kl": kl,
+        "kl_high_quality": kl_high_quality,
     }
 
 

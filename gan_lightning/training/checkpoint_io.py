@@ -4,12 +4,17 @@ stored inside them.
 `load_module(path)` composes nothing and needs no command line: it instantiates G, D, G_ema, loss and
 regularizer from the stored config and loads their weights and the images-seen clock. Checkpoints are
 read with `torch.load(weights_only=True)`: a file that would need arbitrary code to load is refused.
+Every checkpoint stores the sha256 of its weights (`state_dict_sha256`: each tensor's name, dtype, shape and
+bytes, in sorted order); a read that finds other bytes refuses the file (damaged on disk or in a copy). Files
+written before the checksum load as before.
 A stored config names classes by their module path; `TARGET_ALIASES` maps the paths of earlier layouts to
 today's, so a checkpoint written before a move still loads and resumes.
 """
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import logging
 import os
 import re
 import zipfile
@@ -21,6 +26,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lightning.errors import ConfigError
+
+log = logging.getLogger(__name__)
+CHECKSUM = "state_dict_sha256"  # the checkpoint's key for payload_sha256(checkpoint["state_dict"])
 
 # module paths of the layout before issue 20 (main at 36cde73) -> today's; the longest prefix wins
 TARGET_ALIASES = {
@@ -86,6 +94,27 @@ def save_atomic(trainer, path: str | Path, key: str = "callbacks.checkpoint.dirp
     return path
 
 
+def payload_sha256(state_dict: dict[str, Any]) -> str:
+    """The sha256 of the tensors of a state_dict: name, dtype, shape and bytes of each, in sorted order."""
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        tensor = state_dict[name]
+        if isinstance(tensor, torch.Tensor):
+            digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+            digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
+def check_payload(checkpoint: dict[str, Any], path: Path, key: str) -> None:
+    """Raise ConfigError when the stored sha256 of the weights is not theirs; nothing for older files."""
+    stored = checkpoint.get(CHECKSUM)
+    if stored is None:
+        log.debug("%s has no %s (written before checksums): not verified", path, CHECKSUM)
+    elif stored != payload_sha256(checkpoint["state_dict"]):
+        raise ConfigError(f"{key}={str(path)!r} is damaged: its weights do not match the sha256 stored when it was "
+                          "written; accepted: an intact checkpoint (an earlier copy, a kimg snapshot or best.ckpt)")
+
+
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", key: str = "ckpt") -> dict[str, Any]:
     """The checkpoint's contents, loaded without running code; a clear error for anything else."""
     path = Path(path)
@@ -106,6 +135,7 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", 
                           f"{accepted}") from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise ConfigError(f"{key}={str(path)!r} holds no state_dict; accepted: a last.ckpt written by train.py")
+    check_payload(checkpoint, path, key)
     return checkpoint
 
 

@@ -25,6 +25,7 @@ from gan_lightning.objectives.penalties import Penalties
 from gan_lightning.objectives.regularizers import Regularizer
 from gan_lightning.training.callbacks.ema import standing_statistics
 from gan_lightning.training.callbacks.speed import plain_backward
+from gan_lightning.training.checkpoint_io import CHECKSUM, payload_sha256
 from gan_lightning.training.divergence import check_finite
 from gan_lightning.training.schedule import run_finished
 
@@ -74,6 +75,8 @@ class GAN(L.LightningModule):
         on_divergence: str = "stop",
         rollback_lr_factor: float = 0.5,
         max_rollbacks: int = 3,
+        max_abs_logit: float | None = 1e6,
+        max_abs_weight: float | None = 1e6,
         augment: nn.Module | None = None,
     ) -> None:
         super().__init__()
@@ -82,12 +85,12 @@ class GAN(L.LightningModule):
         self.rollback_lr_factor = check_number("module.rollback_lr_factor", rollback_lr_factor, 0, 1, above=True)
         self.max_rollbacks = check_number("module.max_rollbacks", max_rollbacks, 0, integer=True)
         self.rollbacks = 0  # rollbacks done so far (saved in checkpoints)
+        self.max_abs_logit = check_number("module.max_abs_logit", max_abs_logit, 0, above=True, nullable=True)
+        self.max_abs_weight = check_number("module.max_abs_weight", max_abs_weight, 0, above=True, nullable=True)
         self.rollback_path: Path | None = None  # the last good checkpoint; set by callbacks.checkpoint
-        if not isinstance(n_critic, int) or n_critic < 1:
-            raise ConfigError(f"n_critic={n_critic!r} is not supported; accepted: an integer >= 1")
-        for name, value in (("total_kimg", total_kimg), ("total_g_steps", total_g_steps)):
-            if value is not None and value <= 0:
-                raise ConfigError(f"{name}={value!r} is not supported; accepted: a number > 0 or null")
+        self.n_critic = check_number("n_critic", n_critic, 1, integer=True)
+        self.total_kimg = check_number("total_kimg", total_kimg, 0, above=True, nullable=True)
+        self.total_g_steps = check_number("total_g_steps", total_g_steps, 1, integer=True, nullable=True)
         self.automatic_optimization = False
         self.generator = generator
         self.discriminator = discriminator
@@ -97,8 +100,6 @@ class GAN(L.LightningModule):
         self.augment = augment if augment is not None else nn.Identity()  # e.g. DiffAugment (augment=diffaugment)
         self.augmented_discriminator = Augmented(discriminator, self.augment)  # D(augment(x), c): what the steps use
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
-        self.n_critic = n_critic
-        self.total_kimg, self.total_g_steps = total_kimg, total_g_steps
         self.seed = seed
         self.nimg = 0  # real images shown to D, all ranks together
         self.batches = 0  # D steps done
@@ -265,10 +266,8 @@ class GAN(L.LightningModule):
         self.manual_backward(loss)
         opt.step()
 
-    def check_finite(self, weights: bool = False) -> bool:
-        """Stop the run with one line naming the tensor, kimg and batch when a loss of the last batch (or, with
-        `weights`, a parameter or buffer) is NaN/inf; or roll back (module.on_divergence). True if rolled back."""
-        return check_finite(self, weights)
+    # (weights=False): stop with one line, or roll back, on NaN/inf losses (weights) or values past their bounds
+    check_finite = check_finite
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         if self.finished():
@@ -291,8 +290,8 @@ class GAN(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["clock"] = {"nimg": self.nimg, "batches": self.batches,
                                **({"rollbacks": self.rollbacks} if self.rollbacks else {})}
-        if self.run_config is not None:
-            checkpoint["config"] = self.run_config
+        checkpoint |= {"config": self.run_config} if self.run_config is not None else {}
+        checkpoint[CHECKSUM] = payload_sha256(checkpoint["state_dict"])  # checked by every read (checkpoint_io.py)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         clock = checkpoint.get("clock", {"nimg": 0, "batches": 0})
