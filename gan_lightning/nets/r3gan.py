@@ -96,14 +96,13 @@ class Resample(nn.Module):
         self.register_buffer("kernel", kernel[None, None], persistent=False)  # [1, 1, k, k]
 
     def forward(self, x: Tensor) -> Tensor:
-        n, c, h, w = x.shape
-        y = x.reshape(n * c, 1, h, w)
-        kernel = self.kernel.to(x.dtype)
+        # depthwise (groups = channels) rather than one channel over a batch of n * c: the same sums, and on
+        # CPU about 12x faster (the single-channel transposed conv misses the oneDNN path)
+        c = x.shape[1]
+        kernel = self.kernel.to(x.dtype).expand(c, 1, *self.kernel.shape[2:]).contiguous()
         if self.up:
-            y = F.conv_transpose2d(y, kernel, stride=2, padding=self.padding)
-        else:
-            y = F.conv2d(y, kernel, stride=2, padding=self.padding)
-        return y.reshape(n, c, *y.shape[2:])
+            return F.conv_transpose2d(x, kernel, stride=2, padding=self.padding, groups=c)
+        return F.conv2d(x, kernel, stride=2, padding=self.padding, groups=c)
 
 
 class Transition(nn.Module):
