@@ -43,15 +43,16 @@ Measured (2026-12-03, both runs at once on a shared 2-core CPU, 29 and 39 minute
     ADA fid       22.5   6.4   3.1   2.2   1.5   1.4   1.4   1.3   1.1   1.1   1.06
 
     no ADA: r_t (mean of the last 20 logs) 0.98, 1.0 at the end; p 0 throughout.
-    ADA:    r_t 0.58 (last 20 logs), held near 0.6 from ~10 kimg on; p peaks at 0.27 (7 kimg), falls to ~0.03
-            (~45 kimg), then climbs slowly to 0.19 at 200 kimg (still rising, not settled).
+    ADA:    r_t 0.58 (last 20 logs), held near 0.6 from ~10 kimg on; p peaks at 0.27 (7 kimg), falls to 0.02
+            (47 kimg), then climbs slowly to 0.19 at 200 kimg (still rising, not settled).
     end (G_ema, 200 kimg): classifier score 6.46 (no ADA) / 6.25 (ADA), 8.89 on the real digits; 10 classes
             covered in both, largest class share 0.144 / 0.134.
 
 So half of the claim reproduces here: without ADA D's r_t climbs to 1 (D tells every real digit apart), and
 ADA holds it at its target. The FID half does not at this length: the no-ADA FID does not turn up (a bump
-from 1.1 at 130 kimg to 1.3 at 170, then 1.0 at 200: within the run's noise), and ADA's FID is worse until
-~150 kimg and equal after (1.06 vs 1.02 at 200). One seed each, FID against the training digits.
+from 1.1 at 130 kimg to 1.3 at 170, then 1.0 at 200: within the run's noise), and ADA's FID is worse up to
+140 kimg; from 150 kimg on the two are within ~0.1 (ADA lower at 150-170, during the no-ADA bump; 1.06 vs
+1.02 at 200). One seed each, FID against the training digits.
 """
 from __future__ import annotations
 
