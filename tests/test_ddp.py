@@ -30,16 +30,21 @@ class SaveState(L.Callback):
 BATCH_NORM_STATISTICS = ("running_mean", "running_var", "num_batches_tracked")
 
 
+def rank_states(cfg, tmp_path) -> list[dict]:
+    """Train `cfg` under DDP; the state dict each of the two ranks held at the end."""
+    datamodule, module, trainer = build(cfg)
+    trainer.callbacks.append(SaveState(str(tmp_path)))
+    trainer.fit(module, datamodule=datamodule)
+    return [torch.load(tmp_path / f"rank{rank}.pt") for rank in (0, 1)]
+
+
 def test_ranks_hold_bit_identical_weights_after_steps_with_a_gradient_penalty(tiny_cfg, tmp_path):
     # spectral norm in D (power-iteration buffers), batch norm in G, the penalty's double backward through DDP,
     # a lazy penalty (its own optimizer step every 2nd batch), DiffAugment drawing different numbers per rank
     cfg = tiny_cfg("sndcgan", "dataset.resolution=16", "trainer=ddp_cpu", "regularizer=gp", "regularizer.gp.interval=2",
                    "augment=diffaugment", "n_critic=2", "total_kimg=0.064", "callbacks.checkpoint.every_kimg=0",
                    "callbacks.preview.every_kimg=0.032")
-    datamodule, module, trainer = build(cfg)
-    trainer.callbacks.append(SaveState(str(tmp_path)))
-    trainer.fit(module, datamodule=datamodule)
-    states = [torch.load(tmp_path / f"rank{rank}.pt") for rank in (0, 1)]
+    states = rank_states(cfg, tmp_path)
     assert states[0].keys() == states[1].keys()
     compared = [key for key in states[0] if not key.endswith(BATCH_NORM_STATISTICS)]
     assert any(key.startswith("G_ema.") for key in compared) and any("_u" in key for key in compared)
@@ -88,10 +93,7 @@ def test_ada_adds_the_signs_of_both_ranks_and_ranks_agree_on_p(tiny_cfg, tmp_pat
     cfg = tiny_cfg("dcgan", "dataset.resolution=16", "trainer=ddp_cpu", "augment=ada", "augment.interval=3",
                    "augment.speed_kimg=0.1", "metrics=none", "total_kimg=0.064", "callbacks.checkpoint.every_kimg=0",
                    "callbacks.preview.every_kimg=0")
-    datamodule, module, trainer = build(cfg)
-    trainer.callbacks.append(SaveState(str(tmp_path)))
-    trainer.fit(module, datamodule=datamodule)
-    states = [torch.load(tmp_path / f"rank{rank}.pt") for rank in (0, 1)]
+    states = rank_states(cfg, tmp_path)
     for key in ("augment.p", "augment.rt", "augment.steps", "augment.signs"):
         assert torch.equal(states[0][key], states[1][key]), key
     # 4 batches, an update after the 3rd: the 4th batch's logits of both ranks (8 each) are in the sums
