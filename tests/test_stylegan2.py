@@ -8,7 +8,7 @@ from torch import nn
 from torch.testing import assert_close
 
 from gan_lightning.errors import ConfigError
-from gan_lightning.nets import stylegan2
+from gan_lightning.nets import r3gan, stylegan2
 from gan_lightning.objectives.generator_penalties import PathLength
 from gan_lightning.objectives.regularizers import R1
 from gan_lightning.run.build import build_module
@@ -100,3 +100,29 @@ def test_lazy_path_length_adds_a_g_step_every_fourth_g_step(tiny_cfg):
     steps = {int(state["step"]) for state in trainer.optimizers[0].state.values()}
     assert max(steps) == 5 + 2  # G steps 0 and 4 add a path length step (toRGB biases do not reach J: 5)
     assert torch.isfinite(trainer.callback_metrics["reg/pl"]) and module.regularizer.items["path_length"].pl_mean > 0
+
+
+
+@pytest.mark.parametrize("arch", ["stylegan2", "r3gan"])
+def test_arch_ends_in_a_tanh_that_the_cifar_presets_turn_off(arch, tmp_path):
+    """arch=<arch> returns images in [-1, 1] (output_tanh; the linear output collapsed MNIST); the class default
+    and the preset that cites the official configuration keep the reference's linear output."""
+    composed = {name: compose([*overrides, *ARCH_TINY[arch]], tmp_path / name).arch.generator.output_tanh
+                for name, overrides in (("arch", [f"arch={arch}"]), ("preset", [f"experiment={arch}_cifar10"]))}
+    assert composed == {"arch": True, "preset": False}
+    net = stylegan2.Generator if arch == "stylegan2" else r3gan.Generator
+    small = (dict(w_dim=8, mapping_layers=2, channel_base=64, max_channels=8, mixing_prob=0.0) if arch == "stylegan2"
+             else dict(width=8, cardinality=2, blocks=1))
+    torch.manual_seed(0)
+    linear, tanh = net(8, 16, 1, **small).eval(), net(8, 16, 1, **small, output_tanh=True).eval()
+    assert not linear.output_tanh  # the class default: the reference's output (old checkpoints keep it)
+    tanh.load_state_dict(linear.state_dict())
+    with torch.no_grad():
+        for p in linear.parameters():  # open R3GAN's zero-initialised last convs so the output is not constant
+            p.add_(torch.randn_like(p) * 0.1)
+        tanh.load_state_dict(linear.state_dict())
+        z = torch.randn(4, 8)
+        options = {"noise_mode": "const"} if arch == "stylegan2" else {}
+        x, y = linear(z, **options), tanh(z, **options)
+    assert_close(y, torch.tanh(x))
+    assert y.abs().max() <= 1 < x.abs().max()

@@ -37,7 +37,8 @@ OVERRIDES = ["arch=stylegan2", f"dataset.resolution={R}", "dataset.channels=3", 
              f"arch.generator.w_dim={W_DIM}", "arch.generator.mapping_layers=2", "arch.generator.channel_base=128",
              "arch.generator.max_channels=16", "arch.generator.mixing_prob=0.0", "arch.discriminator.channel_base=128",
              "arch.discriminator.max_channels=16", "arch.discriminator.mbstd_group_size=2",
-             "arch.discriminator.mbstd_num_channels=2", "arch.discriminator.mapping_layers=2"]
+             "arch.discriminator.mbstd_num_channels=2", "arch.discriminator.mapping_layers=2",
+             "arch.generator.output_tanh=false"]  # the reference's linear output
 
 
 def our_name(key: str) -> str | None:

@@ -14,8 +14,11 @@ an embedding: concatenated with z in G, an inner product with D's output vector 
 Kept: the layer structure, init and resampling of the reference, so its weights load by a name table
 (bench/parity/r3gan.py, tests/test_parity_r3gan.py). Changed: labels are class ids (an embedding instead of
 a bias-free linear layer on one-hot vectors: the same function), any number of image channels, no bfloat16
-stages (use trainer.precision). Not changed: like the reference, G ends in a 1x1 conv without tanh, so
-its images are unbounded during training, as R3GAN trains them; previews and metrics clamp to [-1, 1].
+stages (use trainer.precision). The output: the reference's G ends in a 1x1 conv without tanh, so its
+images are unbounded during training (`output_tanh=False`, the class default and experiment=r3gan_cifar10's);
+conf/arch/r3gan.yaml adds a tanh (`output_tanh: true`), as arch=stylegan does, so that G returns images in
+[-1, 1] like every net of this project. On MNIST, whose pixels sit at exactly -1 and 1, the linear output
+collapsed to 4-5 classes (bench/RESULTS.md, "The shared cause"); previews and metrics clamp either way.
 """
 
 from __future__ import annotations
@@ -172,14 +175,16 @@ def check_stages(role: str, img_resolution: int, width, cardinality, blocks, exp
 
 
 class Generator(nn.Module):
-    """z [N, z_dim] (and labels c [N]) -> images [N, C, H, W], unbounded (no tanh, as the reference)."""
+    """z [N, z_dim] (and labels c [N]) -> images [N, C, H, W]: in [-1, 1] with `output_tanh`, else unbounded
+    (the reference's linear output)."""
 
     def __init__(self, z_dim: int, img_resolution: int, img_channels: int, c_dim: int = 0,
                  width: int | Sequence[int] = 768, cardinality: int | Sequence[int] = 96,
                  blocks: int | Sequence[int] = 2, expansion: int = 2, embed_dim: int | None = None,
-                 kernel_size: int = 3, resample_taps: Sequence[float] = (1, 2, 1)) -> None:
+                 kernel_size: int = 3, resample_taps: Sequence[float] = (1, 2, 1), output_tanh: bool = False) -> None:
         super().__init__()
         self.z_dim, self.img_resolution, self.img_channels = z_dim, img_resolution, img_channels
+        self.output_tanh = output_tanh
         self.c_dim = check_c_dim("generator", c_dim)
         widths, cards, counts = check_stages("generator", img_resolution, width, cardinality, blocks, expansion)
         embed_dim = z_dim if embed_dim is None else check_number("arch.generator.embed_dim", embed_dim, 1,
@@ -198,7 +203,8 @@ class Generator(nn.Module):
         x = z if self.embed is None else torch.cat([z, self.embed(c)], dim=1)
         for transition, stage in zip(self.transitions, self.stages):
             x = stage(transition(x))
-        return self.to_image(x)
+        x = self.to_image(x)
+        return torch.tanh(x) if self.output_tanh else x
 
 
 class Discriminator(nn.Module):

@@ -9,7 +9,10 @@ filter), per-pixel noise times a learned scalar strength, bias and leaky ReLU 0.
 skip architecture (Fig. 7b): a 1x1 modulated toRGB (no demodulation) at every resolution, the running image
 FIR-upsampled and summed. Style mixing (probability `mixing_prob`, a random cut-off between the w's) in
 training, truncation toward the tracked mean w at sampling. Equalized learning rate everywhere.
-The output is not squashed (no tanh): the reference's G is linear, images are clipped when shown.
+The output: the reference's G is linear (`output_tanh=False`, the class default and experiment=stylegan2_cifar10's);
+conf/arch/stylegan2.yaml adds a tanh (`output_tanh: true`), as arch=stylegan does, so that G returns images
+in [-1, 1] like every net of this project. On MNIST, whose pixels sit at exactly -1 and 1, the linear output
+collapsed to 1-5 classes (bench/RESULTS.md, "The shared cause"); previews and metrics clamp either way.
 D: StyleGAN2's residual D, nets/residual_d.py. Path length regularization: objectives/path_length.py.
 Noise: `noise_mode` 'random' (training), 'const' (the fixed buffers drawn at construction) or 'none'.
 """
@@ -130,6 +133,7 @@ class Generator(nn.Module):
         mixing_prob: float = 0.9,
         w_avg_beta: float = 0.995,
         conv_clamp: float | None = None,
+        output_tanh: bool = False,
     ) -> None:
         super().__init__()
         log2 = check_power_of_two("arch.generator.img_resolution", img_resolution, 8)
@@ -141,7 +145,7 @@ class Generator(nn.Module):
                     max_channels=max_channels)
         self.z_dim, self.c_dim = z_dim, check_c_dim("generator", c_dim)
         self.img_resolution, self.img_channels = img_resolution, img_channels
-        self.mixing_prob = mixing_prob
+        self.mixing_prob, self.output_tanh = mixing_prob, output_tanh
         self.mapping = MappingNetwork(z_dim, c_dim, w_dim, mapping_layers, mapping_lr_multiplier, w_avg_beta)
         resolutions = [2**i for i in range(2, log2 + 1)]  # 4, 8, ..., R
         ch = stylegan2_widths(channel_base, max_channels, resolutions)
@@ -165,7 +169,7 @@ class Generator(nn.Module):
         for block in self.blocks:
             x, img = block(x, img, ws[:, i : i + block.num_conv + 1], noise_mode)
             i += block.num_conv
-        return img
+        return torch.tanh(img) if self.output_tanh else img
 
     def forward(self, z: Tensor, c: Tensor | None = None, truncation: float | None = None,
                 noise_mode: str = "random") -> Tensor:
