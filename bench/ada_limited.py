@@ -35,9 +35,9 @@ FID is fid_mnist: FID on the 64-d features of the project's MNIST classifier (sh
 60,000 MNIST training digits), 1,000 G_ema samples against the 1,000 training digits, every 10 kimg. It is a
 domain FID, not Inception FID, and it is measured against the training set (as the paper's FIDs are), so it
 does not by itself tell memorisation from generalisation; so the runs keep a snapshot every 10 kimg and the
-plot also draws G_ema's fid_mnist against 1,000 of the held-out digits (`heldout_fid`). r_t and p come from <run>/csv/metrics.csv
-(augment/rt, augment/p, logged every kimg; r_t is that of the last update of p, i.e. over the last 4 D
-steps = 128 real images, so it is noisy: the plot also draws a running mean over 9 logs).
+plot also draws G_ema's fid_mnist against 1,000 of the held-out digits (`heldout_fid`). r_t and p come from
+<run>/csv/metrics.csv (augment/rt, augment/p, logged every kimg; r_t is that of the last update of p, i.e.
+over the last 4 D steps = 128 real images, so it is noisy: the plot also draws a running mean over 9 logs).
 
 Measured (2026-12-03, both runs at once on a shared 2-core CPU, 29 and 39 minutes; docs/ada_limited_mnist.png):
 
