@@ -137,3 +137,12 @@ def test_landscape_mnist_composes_with_its_sweep_and_instantiates(tmp_path, loss
     assert cfg.metrics.best == "fid_mnist" and cfg.optimized_metric == "metrics/fid_mnist"
     assert cfg.metrics.every_kimg * 4 == cfg.total_kimg and cfg.dataset.resolution == 32
     build_module(cfg)
+
+
+def test_run_time_is_the_longest_done_line_so_a_second_launch_of_a_finished_run_keeps_it(tmp_path):
+    from gan_lightning.report.runs import read_seconds
+
+    log = tmp_path / "train.log"
+    log.write_text("[t][x][INFO] - done: 24.000 kimg, 375 G steps in 231 s; logs in x\n"
+                   "[t][x][INFO] - done: 24.000 kimg, 375 G steps in 3 s; logs in x\n")
+    assert read_seconds(log) == 231.0 and math.isnan(read_seconds(tmp_path / "none.log"))

@@ -38,7 +38,7 @@ class Run:
     history: list[tuple[float, dict[str, float]]] = field(default_factory=list)  # (kimg, values) per evaluation
     config: dict[str, Any] = field(default_factory=dict)
     trial: int | None = None  # the Optuna trial that recorded this run as FAIL (gan_lightning/run/trials.py)
-    seconds: float = math.nan  # training time of the "done: ... in N s" line (a resumed run: its last part)
+    seconds: float = math.nan  # training time of its "done: ... in N s" line (a resumed run: its last part)
 
     @property
     def name(self) -> str:
@@ -101,9 +101,10 @@ def read_status(log: Path) -> tuple[str, str]:
 
 
 def read_seconds(log: Path) -> float:
-    """The seconds of the run's "done: ... in N s" line; NaN without one."""
+    """The seconds of the run's "done: ... in N s" line, the longest when a finished run was launched again
+    (its second line: a few seconds); NaN without one."""
     found = re.findall(r"done: .* in (\d+(?:\.\d+)?) s", log.read_text(errors="replace")) if log.is_file() else []
-    return float(found[-1]) if found else math.nan
+    return max(map(float, found)) if found else math.nan
 
 
 def read_failed_trial(log: Path) -> int | None:
