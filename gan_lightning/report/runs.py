@@ -38,6 +38,7 @@ class Run:
     history: list[tuple[float, dict[str, float]]] = field(default_factory=list)  # (kimg, values) per evaluation
     config: dict[str, Any] = field(default_factory=dict)
     trial: int | None = None  # the Optuna trial that recorded this run as FAIL (gan_lightning/run/trials.py)
+    seconds: float = math.nan  # training time of its "done: ... in N s" line (a resumed run: its last part)
 
     @property
     def name(self) -> str:
@@ -99,6 +100,13 @@ def read_status(log: Path) -> tuple[str, str]:
     return "unfinished", "no final line in train.log (running, killed or out of time)"
 
 
+def read_seconds(log: Path) -> float:
+    """The seconds of the run's "done: ... in N s" line, the longest when a finished run was launched again
+    (its second line: a few seconds); NaN without one."""
+    found = re.findall(r"done: .* in (\d+(?:\.\d+)?) s", log.read_text(errors="replace")) if log.is_file() else []
+    return max(map(float, found)) if found else math.nan
+
+
 def read_failed_trial(log: Path) -> int | None:
     """The number of the Optuna trial this run failed as (its "optuna: trial N of study S fails" line)."""
     found = re.findall(r"optuna: trial (\d+) of study .* fails: ", log.read_text(errors="replace")) if log.is_file() else []
@@ -143,6 +151,7 @@ def read_run(run_dir: Path) -> Run:
     run.status, run.reason = read_status(run_dir / "train.log")
     run.trial = read_failed_trial(run_dir / "train.log") if run.status != "done" else None
     run.history = read_history(run_dir / "metrics.jsonl")
+    run.seconds = read_seconds(run_dir / "train.log") if run.status == "done" else math.nan
     return run
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import yaml
 
 from gan_lightning.errors import check_choice
-from gan_lightning.report import plots
+from gan_lightning.report import findings_plots, plots
+from gan_lightning.report.findings import applies, findings
 from gan_lightning.report.runs import (
     FACTORS,
     Run,
@@ -89,6 +90,24 @@ def optuna_summary(sweep_dir: Path, runs: list[Run]) -> list[str]:
     return lines
 
 
+def findings_section(runs: list[Run], values: dict[str, float], key: str, mode: str, swept: list[str],
+                     out: Path) -> list[str]:
+    """The GAN Landscape's findings (a)-(e), each with its verdict, numbers and plot, for a sweep over loss x
+    normalization x regularizer x seed (experiment=landscape_mnist); nothing for other sweeps."""
+    if not applies(runs, swept):
+        return []
+    lines = ["## Findings of The GAN Landscape (Kurach et al. 2019)", "",
+             f"Per cell (loss / normalization / regularizer): the median over seeds of the final `{key}`; spread: half "
+             "the range over seeds; A beats B when its median is better by more than the mean of the two spreads "
+             "(within noise otherwise); a diverged run scores the worst value. Details: "
+             "`gan_lightning/report/findings.py`.", ""]
+    for finding in findings(runs, values, mode):
+        plot = findings_plots.finding_plot(finding, runs, values, key, mode, out / f"finding_{finding.key}.png")
+        lines += [f"### ({finding.key}) {finding.title}: {finding.verdict}", "", *finding.lines, "",
+                  f"![finding {finding.key}]({plot.name})", ""]
+    return lines
+
+
 def write_report(sweep_dir: str | Path, out: str | Path | None = None, metric: str | None = None,
                  mode: str | None = None, value: str = "last", top: int = 5) -> Path:
     """Write report.md, runs.csv and the plots for the sweep at `sweep_dir`; returns the report folder.
@@ -136,7 +155,8 @@ def write_report(sweep_dir: str | Path, out: str | Path | None = None, metric: s
              *markdown_table([{**row, "run": row["job"]} for row in table],
                              [c for c in table[0] if c not in ("reason", "job")]),
              "", "Run folders, reasons and full-precision values: `runs.csv`.", "",
-             "## Per factor", "", *factor_summary(runs, values, mode), ""]
+             "## Per factor", "", *factor_summary(runs, values, mode), "",
+             *findings_section(runs, values, key, mode, swept, out)]
     stopped = [r for r in runs if r.status != "done"]
     if stopped:
         lines += ["## Failed, diverged or unfinished runs", "",
