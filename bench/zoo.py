@@ -12,6 +12,7 @@ training digits against 5,000 real test digits of --mnist-root.
 """
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -198,6 +199,11 @@ def reference(mnist_root: str | None, out: str) -> float:
     return values["fid_mnist"]
 
 
+def curve_text(points: list[dict]) -> str:
+    """`CPU min: fid_mnist` pairs of a curve."""
+    return ", ".join(f"{p['cpu_min']:.0f}: {p['fid_mnist']:.2f}" for p in points)
+
+
 def table(archs: list[str], ref: float, out: str) -> str:
     """The markdown table of the rows measured so far (a row without <out>/<arch>.json: not run)."""
     lines = [f"Reference: 5,000 training digits vs 5,000 real test digits, fid_mnist **{ref:.2f}**; target per row "
@@ -205,13 +211,17 @@ def table(archs: list[str], ref: float, out: str) -> str:
              "| arch | setting | width | params G / D | CPU min | kimg | CPU s/kimg | fid_mnist | classes | "
              "max share | target | fid_mnist curve (CPU min: value, 2,000 samples) |", "|" + "---|" * 12]
     for arch in archs:
-        path = Path(out, f"{arch}.json")
-        if not path.exists():
-            lines.append(f"| {arch} | {ROWS[arch]['setting']} | {ROWS[arch]['width']} | | | | | not run | | | | |")
+        path, log = Path(out, f"{arch}.json"), Path(out, f"{arch}.log")
+        if not path.exists():  # a row stopped before its end shows the curve points its log has
+            points = [ast.literal_eval(line[6:]) for line in (log.read_text().splitlines() if log.exists() else [])
+                      if line.startswith("curve {")]
+            status = "not finished" if points else "not run"
+            lines.append(f"| {arch} | {ROWS[arch]['setting']} | {ROWS[arch]['width']} | | | | | {status} | | | | "
+                         f"{curve_text(points)} |")
             continue
         r = json.loads(path.read_text())
         met = r["fid_mnist"] <= 3 * ref and r["classes"] >= 9
-        curve = ", ".join(f"{p['cpu_min']:.0f}: {p['fid_mnist']:.2f}" for p in r["curve"])
+        curve = curve_text(r["curve"])
         lines.append(f"| {arch} | {r['setting']} | {r['width']} | {r['g_params'] / 1e6:.2f}M / "
                      f"{r['d_params'] / 1e6:.2f}M | {r['cpu_s'] / 60:.1f} | {r['kimg']:.0f} | "
                      f"{r['cpu_s'] / r['kimg']:.2f} | {r['fid_mnist']:.2f} | {r['classes']:.0f} | "

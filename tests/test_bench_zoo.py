@@ -25,6 +25,8 @@ def test_table_marks_the_target(tmp_path):
            "classes": 10.0, "max_share": 0.12, "curve": [{"cpu_min": 3.0, "fid_mnist": 2.0}]}
     (tmp_path / "dcgan.json").write_text(json.dumps({**row, "fid_mnist": 0.8}))
     (tmp_path / "resnet.json").write_text(json.dumps({**row, "fid_mnist": 0.9}))
-    lines = zoo.table(["dcgan", "resnet", "sagan"], 0.29, str(tmp_path)).splitlines()
-    assert "| met |" in lines[4] and "| not met |" in lines[5] and "not run" in lines[6]
+    (tmp_path / "sagan.log").write_text("curve {'cpu_min': 3.0, 'kimg': 1.0, 'fid_mnist': 40.0, 'classes': 2.0}\n")
+    lines = zoo.table(["dcgan", "resnet", "sagan", "began"], 0.29, str(tmp_path)).splitlines()
+    assert "| met |" in lines[4] and "| not met |" in lines[5] and "not run" in lines[7]
+    assert "| not finished |" in lines[6] and lines[6].endswith("| 3: 40.00 |")
     assert lines[4].endswith("| 3: 2.00 |")
