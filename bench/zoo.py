@@ -145,7 +145,7 @@ def zoo_row(arch: str, minutes: float, every_minutes: float, out: str) -> dict:
     budget.point(module)  # the curve's last point, on the same 2,000 samples
     start = cpu_seconds()
     values = measure(budget.reals, to_uint8(samples(module, 5000, seed=1000)))
-    save_image(make_grid(samples(module, 64, seed=1)[:64], cols=8), DOCS / f"{arch}.png")
+    save_image(make_grid(samples(module, 64, seed=1), cols=8), DOCS / f"{arch}.png")
     result = {"arch": arch, "setting": row["setting"], "width": row["width"], "cpu_s": train_cpu,
               "measure_cpu_s": budget.excluded + cpu_seconds() - start, "wall_s": time.time() - wall,
               "kimg": module.nimg / 1000, "g_params": sum(p.numel() for p in module.generator.parameters()),
@@ -217,7 +217,7 @@ def table(archs: list[str], ref: float, out: str) -> str:
                       if line.startswith("curve {")]
             status = "not finished" if points else "not run"
             lines.append(f"| {arch} | {ROWS[arch]['setting']} | {ROWS[arch]['width']} | | | | | {status} | | | | "
-                         f"{curve_text(points)} |")
+                         f"{curve_text(points)} |".replace("|  |", "| |"))
             continue
         r = json.loads(path.read_text())
         met = r["fid_mnist"] <= 3 * ref and r["classes"] >= 9
