@@ -22,12 +22,15 @@ import contextlib
 import os
 import resource
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import lightning as L
 import torch
 
 os.environ.setdefault("WANDB_MODE", "disabled")
+sys.path[:0] = [str(Path(__file__).resolve().parents[1])]  # this checkout's package, not another editable install
 
 from gan_lightning.metrics.toy import mode_statistics  # noqa: E402
 from gan_lightning.run.build import build  # noqa: E402

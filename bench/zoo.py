@@ -215,7 +215,7 @@ def table(archs: list[str], ref: float, out: str) -> str:
         if not path.exists():  # a row stopped before its end shows the curve points its log has
             points = [ast.literal_eval(line[6:]) for line in (log.read_text().splitlines() if log.exists() else [])
                       if line.startswith("curve {")]
-            status = "not finished" if points else "not run"
+            status = "not finished" if log.exists() else "not run"
             lines.append(f"| {arch} | {ROWS[arch]['setting']} | {ROWS[arch]['width']} | | | | | {status} | | | | "
                          f"{curve_text(points)} |".replace("|  |", "| |"))
             continue
