@@ -23,7 +23,7 @@ from gan_lightning.report.runs import Run
 
 Cell = tuple[str, str, str]  # (loss, normalization, regularizer)
 HOLDS, FAILS, MISSING = "holds", "does not hold", "cannot tell (missing cells)"
-FACTORS = ("loss", "normalization", "regularizer")
+CELL_FACTORS = ("loss", "normalization", "regularizer")  # columns of runs.FACTORS, in a Cell's order
 
 
 @dataclass
@@ -48,7 +48,7 @@ class Finding:
 
 def applies(runs: list[Run], swept: list[str]) -> bool:
     """Whether the sweep has seeds and varies the loss, the D normalization and the regularizer."""
-    return "seed" in swept and all(len({r.factors.get(f) for r in runs}) > 1 for f in FACTORS)
+    return "seed" in swept and all(len({r.factors.get(f) for r in runs}) > 1 for f in CELL_FACTORS)
 
 
 def cell_stats(runs: list[Run], values: dict[str, float], mode: str) -> dict[Cell, Stat]:
@@ -58,7 +58,7 @@ def cell_stats(runs: list[Run], values: dict[str, float], mode: str) -> dict[Cel
     for run in runs:
         value = worst if run.status == "diverged" else values.get(run.name, math.nan)
         if not math.isnan(value):
-            scores.setdefault(tuple(run.factors[f] for f in FACTORS), []).append(value)
+            scores.setdefault(tuple(run.factors[f] for f in CELL_FACTORS), []).append(value)
     return {cell: stat(v) for cell, v in scores.items()}
 
 
