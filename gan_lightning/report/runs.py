@@ -101,10 +101,11 @@ def read_status(log: Path) -> tuple[str, str]:
 
 
 def read_seconds(log: Path) -> float:
-    """The seconds of the run's "done: ... in N s" line, the longest when a finished run was launched again
-    (its second line: a few seconds); NaN without one."""
+    """The seconds of the run's "done: ... in N s" lines, summed over its launches: a run lengthened by a
+    later launch (a larger total_kimg, resumed) adds that part's seconds, a finished run launched again its
+    few seconds of start-up, and a launch killed before its end nothing; NaN without one."""
     found = re.findall(r"done: .* in (\d+(?:\.\d+)?) s", log.read_text(errors="replace")) if log.is_file() else []
-    return max(map(float, found)) if found else math.nan
+    return sum(map(float, found)) if found else math.nan
 
 
 def read_failed_trial(log: Path) -> int | None:
