@@ -75,6 +75,16 @@ def test_the_signal_flag_records_the_first_signal_and_restores_the_previous_hand
     assert signal.getsignal(signal.SIGUSR1) == before
 
 
+def test_sigterm_to_a_multirun_ends_the_sweep_after_the_checkpoint_instead_of_starting_its_next_job(tmp_path):
+    sweep = tmp_path / "sweep"
+    ckpt = sweep / "000_seed=0" / "checkpoints" / "last.ckpt"
+    process = start(["-m", *ARGS, "seed=0,1", f"hydra.sweep.dir={sweep}"], tmp_path)
+    out, err = signal_when_saved(process, ckpt, signal.SIGTERM)
+    assert process.returncode == 128 + signal.SIGTERM, err[-3000:]
+    assert "preempted by SIGTERM at" in out and "SIGTERM stops the sweep" in out, out
+    assert not (sweep / "001_seed=1").exists() and "Traceback" not in err
+
+
 def test_a_preempted_submitit_slurm_job_ends_without_a_result_so_the_launcher_waits_for_the_requeued_one(
         monkeypatch, tmp_path):
     import pytest

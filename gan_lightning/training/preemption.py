@@ -101,8 +101,22 @@ def submitit_slurm_job() -> bool:
 
 def leave_no_result(stop: Preempted) -> None:
     """Under launcher=slurm, end a preempted job without returning: submitit then writes no result file, so
-    the sweep waits for the requeued job (or learns that SLURM cancelled it); elsewhere return."""
+    the sweep waits for the requeued job (or learns that SLURM cancelled it). In a multirun whose jobs run in
+    this process (the basic launcher, joblib with one job), end the sweep as well: the signal was meant for it,
+    and returning would start its next job, which the next signal would stop in turn. A single run returns."""
     if submitit_slurm_job():
         log.info("SLURM job %s stopped by %s with no result: the launcher waits for the requeued job",
                  os.environ["SLURM_JOB_ID"], stop.signame)
         raise SystemExit(0)
+    if in_multirun():
+        log.info("%s stops the sweep: its other jobs do not start; the same command with ckpt_path=last and the "
+                 "same hydra.sweep.dir resumes this job and runs the rest", stop.signame)
+        raise SystemExit(128 + signal.Signals[stop.signame].value)
+
+
+def in_multirun() -> bool:
+    """Whether this process runs a job of a Hydra multirun (`-m`)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
