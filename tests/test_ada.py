@@ -82,6 +82,24 @@ def test_each_transform_applies_with_probability_p_per_image():
     assert abs(flipped.item() - 0.25) < 0.03
 
 
+def test_cutout_zeroes_a_square_of_half_the_side_at_the_drawn_centre_and_is_off_by_default():
+    from gan_lightning.objectives.ada import OPS
+
+    assert AdaptiveAugment(p=1.0, img_channels=1).multiplier["cutout"] == 0.0  # `bgc` has no cutout
+    only_cutout = {**{op: 0.0 for op in OPS}, "cutout": 1.0}
+    augment = AdaptiveAugment(p=0.5, img_channels=3, probability=only_cutout)
+    x = torch.rand(2, 3, 16, 16, requires_grad=True)
+    # StyleGAN2-ADA's order of draws: the coin [N, 1] (0.2 < p: heads; 0.9: tails), then the centres [N, 2]
+    draws = iter([torch.tensor([[0.2], [0.9]]), torch.tensor([[0.5, 0.25], [0.5, 0.5]])])
+    out = augment.augment(x, lambda shape: next(draws), lambda shape: pytest.fail("cutout draws no normals"))
+    inside = torch.zeros(16, 16, dtype=torch.bool)
+    inside[0:8, 4:12] = True  # |(i + 0.5) / 16 - centre| < 0.25: columns 4..11, rows 0..7 (centre y 0.25)
+    assert torch.equal(out[0], torch.where(inside, torch.zeros_like(x[0]), x[0]))
+    assert torch.equal(out[1], x[1])  # tails: no cutout
+    out.sum().backward()
+    assert torch.equal(x.grad[0], (~inside).float().expand(3, 16, 16))
+
+
 @pytest.mark.parametrize("kwargs,match", [
     ({"p": 1.5}, r"augment.p=1.5 is not supported; accepted: a number >= 0 and <= 1 or null"),
     ({"p": -0.1}, r"augment.p=-0.1"),

@@ -22,11 +22,13 @@ from gan_lightning.objectives import ada_ops as ops
 OPS = ("xflip", "rotate90", "xint", "scale", "rotate", "aniso", "xfrac",
        "brightness", "contrast", "lumaflip", "hue", "saturation")
 GEOMETRIC, COLOR = OPS[:7], OPS[7:]
+EXTRA = ("cutout",)  # beyond `bgc`, off unless its multiplier is set (ADA's `bgcfnc` and R3GAN's pipe use it at 1)
 # The paper's ranges (appendix B): integer shift up to 1/8 of the size, log2-normal scales with std 0.2,
 # rotation up to a full turn, fractional shift with std 1/8 of the size; brightness std 0.2, log2 contrast
 # std 0.5, hue up to a full turn, log2 saturation std 1.
 XINT_MAX, SCALE_STD, ROTATE_MAX, ANISO_STD, XFRAC_STD = 0.125, 0.2, 1.0, 0.2, 0.125
 BRIGHTNESS_STD, CONTRAST_STD, HUE_MAX, SATURATION_STD = 0.2, 0.5, 1.0, 1.0
+CUTOUT_SIZE = 0.5  # the side of the zeroed square, as a share of the image's (augment.py's cutout_size)
 
 Draw = Callable[[list[int]], Tensor]  # a shape -> that many random numbers
 
@@ -48,10 +50,10 @@ class AdaptiveAugment(nn.Module):
                               "accepted: an image dataset, or augment=none")
         probability = dict(probability or {})
         for name, value in probability.items():
-            if name not in OPS:
-                raise ConfigError(f"augment.probability has {name!r}; accepted: {', '.join(OPS)}")
+            if name not in OPS + EXTRA:
+                raise ConfigError(f"augment.probability has {name!r}; accepted: {', '.join(OPS + EXTRA)}")
             check_number(f"augment.probability.{name}", value, 0, 1)
-        self.multiplier = {name: float(probability.get(name, 1.0)) for name in OPS}
+        self.multiplier = {name: float(probability.get(name, 1.0 if name in OPS else 0.0)) for name in OPS + EXTRA}
         self.adaptive = p is None
         self.target, self.interval, self.speed_kimg = float(target), interval, float(speed_kimg)
         # the adaptation's state, checkpointed: p, the last r_t, D steps seen, [sum of sign(D(real)), count]
@@ -79,7 +81,22 @@ class AdaptiveAugment(nn.Module):
         if G_inv is not None:
             images = ops.warp(images, G_inv, self.taps)
         C = self.color(n, channels, uniform, normal, images.device)
-        return images if C is None else ops.recolor(images, C)
+        if C is not None:
+            images = ops.recolor(images, C)
+        return self.cutout(images, uniform) if self.multiplier["cutout"] > 0 else images
+
+    def cutout(self, images: Tensor, uniform: Draw) -> Tensor:
+        """Zero a square of CUTOUT_SIZE of the side at a uniform centre (StyleGAN2-ADA's augment.py, last step),
+        per image with probability cutout * p."""
+        n, _, height, width = images.shape
+        size = self.coin(images.new_full([n, 2], CUTOUT_SIZE), uniform, self.multiplier["cutout"] * self.p, 0)
+        center = uniform([n, 2])
+        x = (torch.arange(width, device=images.device) + 0.5) / width
+        y = (torch.arange(height, device=images.device) + 0.5) / height
+        outside_x = (x[None, :] - center[:, :1]).abs() >= size[:, :1] / 2  # [N, W]
+        outside_y = (y[None, :] - center[:, 1:]).abs() >= size[:, 1:] / 2  # [N, H]
+        mask = outside_x[:, None, None, :] | outside_y[:, None, :, None]
+        return images * mask.to(images.dtype)
 
     def coin(self, draw: Tensor, uniform: Draw, probability: Tensor | float, default: float) -> Tensor:
         """`draw` where a per-image coin shows heads with `probability`, else `default`."""
@@ -168,4 +185,6 @@ class AdaptiveAugment(nn.Module):
 
     def extra_repr(self) -> str:
         mode = f"adaptive, target={self.target:g}, interval={self.interval}" if self.adaptive else "fixed"
-        return f"p={float(self.p):g} ({mode}), " + ", ".join(f"{k}={v:g}" for k, v in self.multiplier.items() if v != 1)
+        default = {name: 1.0 if name in OPS else 0.0 for name in self.multiplier}
+        return f"p={float(self.p):g} ({mode}), " + ", ".join(f"{k}={v:g}" for k, v in self.multiplier.items()
+                                                              if v != default[k])
