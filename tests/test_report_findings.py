@@ -111,7 +111,7 @@ def test_the_report_states_each_verdict_with_a_plot(tmp_path):
     text = (out / "report.md").read_text()
     for key in "abcde":
         assert f"### ({key}) " in text and (out / f"finding_{key}.png").is_file()
-    assert text.count(": holds\n") == 5 and "median seconds per run: gp 200, none 100" in text
+    assert text.count(": holds\n") == 5 and "median training seconds per run (CPU where logged, else wall): gp 200, none 100" in text
 
 
 def test_a_sweep_without_seeds_gets_no_findings(tmp_path):
@@ -147,3 +147,5 @@ def test_run_time_sums_the_done_lines_of_its_launches_so_a_lengthened_run_counts
                    "[t][x][INFO] - done: 48.000 kimg, 750 G steps in 229 s; logs in x\n"   # then 48, resumed
                    "[t][x][INFO] - done: 48.000 kimg, 750 G steps in 3 s; logs in x\n")    # launched again
     assert read_seconds(log) == 463.0 and math.isnan(read_seconds(tmp_path / "none.log"))
+    log.write_text("[t][x][INFO] - done: 24.000 kimg, 375 G steps in 231 s (CPU 150 s); logs in x\n")
+    assert read_seconds(log) == 150.0  # CPU seconds where the line has them: wall time depends on the load

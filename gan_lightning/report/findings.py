@@ -179,7 +179,7 @@ def penalty_cost(runs: list[Run], stats: dict[Cell, Stat], mode: str) -> Finding
         return finding
     cost = {reg: statistics.median(s) for reg, s in seconds.items()}
     quality = {reg: statistics.median([s.median for c, s in stats.items() if c[2] == reg]) for reg in cost}
-    finding.lines.insert(1, f"median seconds per run: gp {show(cost['gp'])}, none {show(cost['none'])} "
+    finding.lines.insert(1, f"median training seconds per run (CPU where logged, else wall): gp {show(cost['gp'])}, none {show(cost['none'])} "
                          f"(x{show(cost['gp'] / cost['none'])}); median cell score: gp {show(quality['gp'])}, "
                          f"none {show(quality['none'])}; score gained per extra CPU-second "
                          f"{show((quality['none'] - quality['gp']) * (1 if mode == 'min' else -1) / max(cost['gp'] - cost['none'], 1e-9))}.")

@@ -56,7 +56,7 @@ def finding_plot(finding: Finding, runs: list[Run], values: dict[str, float], ke
             if points:
                 ax.scatter(*zip(*points), s=16, alpha=0.7, label=f"regularizer={reg}")
         log_scale(ax, [values.get(r.name, math.nan) for r in runs])
-        ax.set_xlabel("training seconds per run (wall; one thread each)")
+        ax.set_xlabel("training seconds per run (CPU where the done line has it, else wall)")
         ax.set_ylabel(f"final {key}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

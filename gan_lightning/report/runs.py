@@ -101,11 +101,14 @@ def read_status(log: Path) -> tuple[str, str]:
 
 
 def read_seconds(log: Path) -> float:
-    """The seconds of the run's "done: ... in N s" lines, summed over its launches: a run lengthened by a
-    later launch (a larger total_kimg, resumed) adds that part's seconds, a finished run launched again its
-    few seconds of start-up, and a launch killed before its end nothing; NaN without one."""
-    found = re.findall(r"done: .* in (\d+(?:\.\d+)?) s", log.read_text(errors="replace")) if log.is_file() else []
-    return sum(map(float, found)) if found else math.nan
+    """The training seconds of the run's "done: ... in N s (CPU M s)" lines, summed over its launches: the CPU
+    seconds of this process where the line has them (so runs sharing a machine compare fairly), else the wall
+    seconds. A run lengthened by a later launch (a larger total_kimg, resumed) adds that part's seconds, a
+    finished run launched again its few seconds of start-up, and a launch killed before its end nothing; NaN
+    without one."""
+    text = log.read_text(errors="replace") if log.is_file() else ""
+    found = re.findall(r"done: .* in (\d+(?:\.\d+)?) s(?: \(CPU (\d+(?:\.\d+)?) s\))?", text)
+    return sum(float(cpu or wall) for wall, cpu in found) if found else math.nan
 
 
 def read_failed_trial(log: Path) -> int | None:

@@ -247,7 +247,7 @@ def _fit(cfg: DictConfig) -> float | str | None:
         log.info("run: %s", summary(cfg, datamodule, module))
         log.info("output: %s", output_dir)
     record_config(cfg, trainer)
-    start = time.monotonic()
+    start, start_cpu = time.monotonic(), time.process_time()
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     except (Preempted, SIGTERMException) as stop:  # a checkpoint was saved at the end of the batch
@@ -263,7 +263,7 @@ def _fit(cfg: DictConfig) -> float | str | None:
     if trainer.is_global_zero:
         how = "interrupted" if trainer.interrupted else "done"
         measured = [text for cb in trainer.callbacks if (text := getattr(cb, "final_summary", lambda: "")())]
-        log.info("%s: %.3f kimg, %d G steps in %.0f s; %ssamples, checkpoints and logs in %s",
-                 how, module.nimg / 1000, module.g_steps, time.monotonic() - start,
+        log.info("%s: %.3f kimg, %d G steps in %.0f s (CPU %.0f s); %ssamples, checkpoints and logs in %s",
+                 how, module.nimg / 1000, module.g_steps, time.monotonic() - start, time.process_time() - start_cpu,
                  "".join(f"{text}; " for text in measured), output_dir)
     return optimized_value(cfg, trainer)
