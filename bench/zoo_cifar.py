@@ -63,9 +63,11 @@ ROWS: dict[str, dict] = {
     "r3gan": {"overrides": ["experiment=r3gan_cifar10", "arch.generator.width=[96,64,32,16]",
                             "arch.generator.cardinality=[4,4,2,2]", "arch.generator.blocks=1",
                             "arch.discriminator.width=[16,32,64,96]", "arch.discriminator.cardinality=[2,2,4,4]",
-                            "arch.discriminator.blocks=1", "arch.discriminator.embed_dim=null", "batch_size=64"],
+                            "arch.discriminator.blocks=1", "arch.discriminator.embed_dim=null", "batch_size=64",
+                            "augment=none", "callbacks.schedules.augment_p=null"],
               "setting": "class-conditional, RpGAN + R1 + R2 0.05, Adam 2e-4 (0, 0.9), linear output, batch 64, z 64 "
-                         "(experiment=r3gan_cifar10 at its schedules' start)",
+                         "(experiment=r3gan_cifar10 at its schedules' start; no augmentation: its p would still be "
+                         "below 0.001 at 215 kimg)",
               "width": "G 96, 64, 32, 16 (4x4 up), D the reverse, 1 block per stage"},
 }
 ORDER = list(ROWS)
