@@ -196,6 +196,7 @@ def test_ctrl_c_saves_last_ckpt_and_says_where_and_how_to_resume(tmp_path, caplo
     ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
     args = [*TOY, "total_kimg=0.4", "+callbacks.ctrl_c._target_=tests.test_faults3.CtrlC", "+callbacks.ctrl_c.at_batch=3"]
     handler = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a shell's background job starts with SIGINT ignored
     try:
         with caplog.at_level(logging.INFO, logger="gan_lightning"), pytest.raises(SystemExit) as stop:
             run(compose(args, tmp_path / "run"))
