@@ -149,3 +149,15 @@ def test_run_time_sums_the_done_lines_of_its_launches_so_a_lengthened_run_counts
     assert read_seconds(log) == 463.0 and math.isnan(read_seconds(tmp_path / "none.log"))
     log.write_text("[t][x][INFO] - done: 24.000 kimg, 375 G steps in 231 s (CPU 150 s); logs in x\n")
     assert read_seconds(log) == 150.0  # CPU seconds where the line has them: wall time depends on the load
+
+
+def test_a_run_stopped_by_the_logit_bound_is_diverged_not_failed(tmp_path):
+    from gan_lightning.report.runs import read_status
+
+    log = tmp_path / "train.log"
+    log.write_text("[t][gan_lightning.run.build][ERROR] - error: logits/real (|x| = 5.29e+06), logits/fake (|x| = "
+                   "4.43e+06) passed module.max_abs_logit=1e+06 at 6.016 kimg (batch 94); the last checkpoint was not "
+                   "overwritten. Try lower learning rates\n")
+    assert read_status(log)[0] == "diverged"  # scored as the worst value, not a missing cell
+    log.write_text("[t][gan_lightning.run.build][ERROR] - error: dataset.root='/x' does not exist\n")
+    assert read_status(log)[0] == "failed"

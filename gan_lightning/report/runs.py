@@ -2,8 +2,8 @@
 status with its reason, and their evaluations from `metrics.jsonl`.
 
 A run folder is any sub-folder with a `config.yaml`, a `.hydra/` record or a `train.log`. Its status comes
-from the last lines of `train.log`: `done` ("done: ..."), `interrupted`, `diverged` (the NaN guard's
-"became NaN/inf" error), `failed` (any other one-line error, or a traceback), else `unfinished` (still
+from the last lines of `train.log`: `done` ("done: ..."), `interrupted`, `diverged` (the divergence guard's
+error: "became NaN/inf", or a logit or weight past module.max_abs_logit / max_abs_weight), `failed` (any other one-line error, or a traceback), else `unfinished` (still
 running, killed, or out of time).
 """
 from __future__ import annotations
@@ -93,7 +93,8 @@ def read_status(log: Path) -> tuple[str, str]:
             return "interrupted", "stopped by Ctrl-C or a signal"
         if message.startswith("error: "):
             reason = message[len("error: "):]
-            return ("diverged" if "became NaN/inf" in reason else "failed"), reason
+            diverged = re.search(r"became NaN/inf|passed module\.max_abs_\w+", reason)  # the divergence guard's stops
+            return ("diverged" if diverged else "failed"), reason
         if message.startswith("stopped by an unexpected error"):
             last = next((x for x in reversed(lines) if x and not x.startswith(" ")), "")
             return "failed", f"unexpected error: {last.strip()}"
