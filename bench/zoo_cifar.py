@@ -3,6 +3,7 @@ with the real FID Inception network.
 
     python bench/zoo_cifar.py --cifar-root ../shared/data/cifar10_jpg.tar.gz                  # every row, 60 CPU min
     python bench/zoo_cifar.py --cifar-root ... --archs resnet,sndcgan --minutes 15 --jobs 1    # some rows
+    python bench/zoo_cifar.py --cifar-root ... --table                # the table of every row measured so far
 
 Each row trains on the 50,000 training images (32x32x3) with its family's paper loss, penalty and optimizer at a
 reduced width, for `--minutes` CPU minutes of one thread, in its own process (`--row <arch>`), `--jobs` rows at a
@@ -245,6 +246,9 @@ def main() -> None:
     parser.add_argument("--ref-n", type=int, default=5000, help="training images in the reference")
     parser.add_argument("--n", type=int, default=2000, help="fakes for the final FID and KID")
     parser.add_argument("--curve-minutes", type=float, default=15.0, help="CPU minutes between curve points")
+    parser.add_argument("--table", action="store_true",
+                        help="train nothing: write the table of --archs from the rows <out> holds (rows measured by "
+                             "several invocations)")
     parser.add_argument("--row", default=None, help=argparse.SUPPRESS)  # one row, in this process
     parser.add_argument("--out", default="outputs/bench_zoo_cifar")
     args = parser.parse_args()
@@ -255,6 +259,16 @@ def main() -> None:
     unknown = [a for a in archs if a not in ROWS]
     if unknown:
         parser.error(f"--archs: unknown {', '.join(unknown)}; accepted: {', '.join(ORDER)}")
+    if not args.table:
+        run(archs, args)
+    text = table(archs, args.out, args.n, args.ref_n)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    Path(args.out, "zoo_cifar.md").write_text(text + "\n")
+    print(text, flush=True)
+
+
+def run(archs: list[str], args: argparse.Namespace) -> None:
+    """The reference once, then the rows, `--jobs` at a time."""
     from gan_lightning.metrics import InceptionFeatures
 
     torch.set_num_threads(1)
@@ -263,9 +277,6 @@ def main() -> None:
     row_args = ["--cifar-root", args.cifar_root, "--minutes", str(args.minutes), "--curve-minutes",
                 str(args.curve_minutes), "--n", str(args.n), "--ref-n", str(args.ref_n), "--out", args.out]
     run_rows(archs, row_args, args.jobs, args.out)
-    text = table(archs, args.out, args.n, args.ref_n)
-    Path(args.out, "zoo_cifar.md").write_text(text + "\n")
-    print(text, flush=True)
 
 
 if __name__ == "__main__":

@@ -74,3 +74,16 @@ def test_a_tiny_row_writes_its_numbers_grid_and_table_line(cifar_folder, tmp_pat
     assert "JPEG" in lines[0] and lines[4].startswith("| dcgan |") and "0.00M" not in lines[4]
     assert "| not finished |" in lines[5] and lines[5].endswith("| 15: 12.3 |")
     assert "| not run |" in lines[6]
+
+
+def test_table_mode_trains_nothing_and_writes_the_rows_it_finds(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sndcgan.log").write_text("")
+    monkeypatch.setattr(zoo_cifar, "run", lambda *a: pytest.fail("--table trained"))
+    monkeypatch.setattr(sys, "argv", ["zoo_cifar.py", "--cifar-root", "unused", "--archs", "dcgan,sndcgan",
+                                      "--out", str(out), "--table"])
+    zoo_cifar.main()
+    lines = (out / "zoo_cifar.md").read_text().splitlines()
+    assert "| not run |" in lines[4] and "| not finished |" in lines[5]
+    assert capsys.readouterr().out.strip() == "\n".join(lines)
