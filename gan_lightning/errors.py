@@ -7,6 +7,13 @@ class ConfigError(ValueError):
     """A config value, path or file that cannot be used; the message is one line a user can act on."""
 
 
+# The divergence guard's stop (training/divergence.py) says "<tensors> became NaN/inf" or "<tensors> passed
+# module.max_abs_logit=<bound>" (or max_abs_weight); the report (report/runs.py) tells a diverged run from a
+# failed one by these words in train.log's error line, so both read them from here.
+NONFINITE = "became NaN/inf"
+PAST_BOUND = "passed module.max_abs_"
+
+
 def check_choice(name: str, value, accepted) -> None:
     """Raise ConfigError unless `value` is one of `accepted`."""
     if value not in accepted:

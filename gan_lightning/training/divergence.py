@@ -19,6 +19,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from gan_lightning.errors import NONFINITE, PAST_BOUND
+
 log = logging.getLogger(__name__)
 
 ADVICE = ("Try lower learning rates, a regularizer (regularizer=r1 or gp), trainer.precision=32-true, or "
@@ -86,7 +88,7 @@ def bounds_passed(module, weights: bool) -> tuple[list[str], dict[str, list[str]
     bad, over = screen(groups)
     passed = {}
     for name, value, bound in over:
-        key = f"module.max_abs_{'logit' if name in logits else 'weight'}={bound:g}"
+        key = f"{PAST_BOUND.removeprefix('passed ')}{'logit' if name in logits else 'weight'}={bound:g}"
         passed.setdefault(key, []).append(f"{name} (|x| = {value:.3g})")
     return bad, passed
 
@@ -100,7 +102,7 @@ def check_finite(module, weights: bool = False) -> bool:
     bad, passed = bounds_passed(module, weights)
     if not bad and not passed:
         return False
-    what = f"{listed(bad)} became NaN/inf" if bad else " and ".join(f"{listed(names)} passed {key}"
+    what = f"{listed(bad)} {NONFINITE}" if bad else " and ".join(f"{listed(names)} passed {key}"
                                                                    for key, names in passed.items())
     where = f"{module.nimg / 1000:.3f} kimg (batch {module.batches})"
     path = module.rollback_path
