@@ -199,3 +199,20 @@ def test_help_lists_groups_options_and_keys(tmp_path):
     for part in ("arch: began, biggan, dcgan, mlp, pggan, r3gan, resnet", "loss: began, hinge", "total_kimg", "ckpt_path", "callbacks.preview.every_kimg"):
         assert part in result.stdout, part
     assert "powered by Hydra" not in result.stdout
+
+
+def test_resume_accepts_an_option_added_to_a_group_later_and_a_deleted_metric(tmp_path):
+    """A run stored before augment.probability.cutout existed resumes with its original command line (augment=ada
+    brings the new key, at its default); typing the new key itself, or a group the run did not have, is refused."""
+    from gan_lightning.run.checkpoint import resolved_config
+
+    base = tiny("dcgan", "augment=ada", "~metrics.list.kid_mnist")
+    old = resolved_config(compose(base, tmp_path))
+    del old["augment"]["probability"]["cutout"]  # as written by the version before cutout
+    stored = OmegaConf.create(old)
+    resumed, changed = resume_config(compose([*base, "total_kimg=1"], tmp_path), stored, [*base, "total_kimg=1"])
+    assert "cutout" not in resumed.augment.probability and changed == [f"total_kimg: {old['total_kimg']:g} -> 1"]
+    for override, named in (["augment.probability.cutout=0.5", "augment.probability.cutout (augment.probability.cutout: (none) -> 0.5)"],
+                            ["augment=diffaugment", "augment (augment._target_:"]):
+        with pytest.raises(ConfigError, match=re.escape(named)):
+            resume_config(compose([*base, override], tmp_path), stored, [override])

@@ -97,11 +97,15 @@ def resume_config(cfg: DictConfig, stored: DictConfig, overrides: list[str]) -> 
         if key.startswith("paths"):
             continue  # applied above by moving the stored locations
         in_cfg = OmegaConf.select(cfg, key, default=_MISSING) is not _MISSING
+        if not in_cfg and OmegaConf.select(stored, key, default=_MISSING) is _MISSING and resumable(key):
+            continue  # e.g. ~metrics.list.kid_mnist, deleted in both: nothing to check
         affected = _affected(key, raw) if in_cfg or OmegaConf.select(stored, key, default=_MISSING) is not _MISSING \
             else set(raw)  # a global group (experiment=...) may set anything
         for leaf in sorted(affected, key=lambda leaf: (leaf != key, leaf)):  # the typed key first
             new, old = _value(cfg, leaf), _value(result, leaf)
-            if new == old or (new is _MISSING and old is _MISSING):
+            if _added_later(leaf, key, old, result):
+                continue
+            if _without_added(new, old) == old or (new is _MISSING and old is _MISSING):
                 continue
             if not resumable(leaf):
                 refused.append(f"{key} ({_difference(leaf, old, new)})")
@@ -121,6 +125,23 @@ def resume_config(cfg: DictConfig, stored: DictConfig, overrides: list[str]) -> 
             "Accepted on resume: total_kimg, total_g_steps, callbacks.*.every_kimg, callbacks.preview|log|checkpoint"
             "|progress, logger, trainer, paths, dataset.root, dataset.num_workers; start a new run to change the rest")
     return result, changed
+
+
+def _added_later(leaf: str, key: str, old: Any, stored: DictConfig) -> bool:
+    """A leaf that a group brings (not typed itself) and that the stored config lacks while holding its parent:
+    an option added to that group by a newer version (augment.probability.cutout for a run stored before it
+    existed). The stored config is kept without it, so its constructor default applies, as before."""
+    parent = leaf.rpartition(".")[0]
+    return old is _MISSING and leaf != key and bool(parent) and \
+        OmegaConf.is_dict(OmegaConf.select(stored, parent, default=None))
+
+
+def _without_added(new: Any, old: Any) -> Any:
+    """A group's new value without the keys its stored value lacks at every level where both are dicts (options
+    added by a newer version), so that only the options the run had are compared."""
+    if isinstance(new, dict) and isinstance(old, dict):
+        return {k: _without_added(v, old[k]) for k, v in new.items() if k in old}
+    return new
 
 
 def _difference(key: str, old: Any, new: Any) -> str:
