@@ -78,7 +78,8 @@ ROWS: dict[str, dict] = {
                  "width": "G 32..128, D base 1024 max 128, w 128, mapping 8"},
     "pggan": {"overrides": ["arch=pggan", "loss=wgangp", "arch.schedule.stable_kimg=20", "arch.schedule.transition_kimg=20",
                             "batch_size=32", "z_dim=128"],
-              "setting": "WGAN-GP 10 + drift 0.001, n_critic 1, Adam 1e-3 (0, 0.99), grown 4->32 over 140 kimg",
+              "setting": "WGAN-GP 10 + drift 0.001, n_critic 1, Adam 1e-3 (0, 0.99), grown 4->32 by 120 kimg "
+                         "(20 kimg stable + 20 fading per doubling)",
               "width": "base 512, max 64"},
     "began": {"overrides": ["arch=began", "loss=began", *widths(32, 32), "arch.discriminator.h_dim=64", "batch_size=32"],
               "setting": "BEGAN gamma 0.5, lambda_k 0.001, Adam 1e-4 (0.5, 0.999), z = h = 64, batch 32",
