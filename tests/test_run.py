@@ -212,7 +212,8 @@ def test_resume_accepts_an_option_added_to_a_group_later_and_a_deleted_metric(tm
     stored = OmegaConf.create(old)
     resumed, changed = resume_config(compose([*base, "total_kimg=1"], tmp_path), stored, [*base, "total_kimg=1"])
     assert "cutout" not in resumed.augment.probability and changed == [f"total_kimg: {old['total_kimg']:g} -> 1"]
-    for override, named in (["augment.probability.cutout=0.5", "augment.probability.cutout (augment.probability.cutout: (none) -> 0.5)"],
+    cutout = "augment.probability.cutout"
+    for override, named in ([f"{cutout}=0.5", f"{cutout} ({cutout}: (none) -> 0.5)"],
                             ["augment=diffaugment", "augment (augment._target_:"]):
         with pytest.raises(ConfigError, match=re.escape(named)):
             resume_config(compose([*base, override], tmp_path), stored, [override])

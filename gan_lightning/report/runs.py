@@ -3,8 +3,8 @@ status with its reason, and their evaluations from `metrics.jsonl`.
 
 A run folder is any sub-folder with a `config.yaml`, a `.hydra/` record or a `train.log`. Its status comes
 from the last lines of `train.log`: `done` ("done: ..."), `interrupted`, `diverged` (the divergence guard's
-error: "became NaN/inf", or a logit or weight past module.max_abs_logit / max_abs_weight), `failed` (any other one-line error, or a traceback), else `unfinished` (still
-running, killed, or out of time).
+error: "became NaN/inf", or a logit or weight past module.max_abs_logit / max_abs_weight), `failed` (any other
+one-line error, or a traceback), else `unfinished` (still running, killed, or out of time).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from gan_lightning.errors import NONFINITE, PAST_BOUND
+from gan_lightning.errors import BOUND, NONFINITE
 
 # Keys of the project's metrics where higher is better (others: lower, as FID, KID, SWD, KL)
 HIGHER_IS_BETTER = {"modes", "high_quality", "precision", "recall", "density", "coverage", "classifier_score",
@@ -95,7 +95,7 @@ def read_status(log: Path) -> tuple[str, str]:
             return "interrupted", "stopped by Ctrl-C or a signal"
         if message.startswith("error: "):
             reason = message[len("error: "):]
-            diverged = NONFINITE in reason or PAST_BOUND in reason  # the divergence guard's stops (errors.py)
+            diverged = NONFINITE in reason or f"passed {BOUND}" in reason  # the divergence guard's stops (errors.py)
             return ("diverged" if diverged else "failed"), reason
         if message.startswith("stopped by an unexpected error"):
             last = next((x for x in reversed(lines) if x and not x.startswith(" ")), "")

@@ -103,9 +103,7 @@ def resume_config(cfg: DictConfig, stored: DictConfig, overrides: list[str]) -> 
             else set(raw)  # a global group (experiment=...) may set anything
         for leaf in sorted(affected, key=lambda leaf: (leaf != key, leaf)):  # the typed key first
             new, old = _value(cfg, leaf), _value(result, leaf)
-            if _added_later(leaf, key, old, result):
-                continue
-            if _without_added(new, old) == old or (new is _MISSING and old is _MISSING):
+            if _unchanged(leaf, key, new, old, result):
                 continue
             if not resumable(leaf):
                 refused.append(f"{key} ({_difference(leaf, old, new)})")
@@ -127,18 +125,20 @@ def resume_config(cfg: DictConfig, stored: DictConfig, overrides: list[str]) -> 
     return result, changed
 
 
-def _added_later(leaf: str, key: str, old: Any, stored: DictConfig) -> bool:
-    """A leaf that a group brings (not typed itself) and that the stored config lacks while holding its parent:
-    an option added to that group by a newer version (augment.probability.cutout for a run stored before it
-    existed). The stored config is kept without it, so its constructor default applies, as before."""
-    parent = leaf.rpartition(".")[0]
-    return old is _MISSING and leaf != key and bool(parent) and \
-        OmegaConf.is_dict(OmegaConf.select(stored, parent, default=None))
+def _unchanged(leaf: str, key: str, new: Any, old: Any, stored: DictConfig) -> bool:
+    """Whether the run's stored value stands, options added by a newer version aside: a key that a typed group
+    brings but the stored config lacks under a parent it holds (augment.probability.cutout for a run stored
+    before it existed) is not a change; the stored config is kept without it, so its constructor default applies,
+    as when the run was trained. A key typed itself is compared as is."""
+    if old is _MISSING:
+        parent = leaf.rpartition(".")[0]
+        return new is _MISSING or (leaf != key and bool(parent) and
+                                   OmegaConf.is_dict(OmegaConf.select(stored, parent, default=None)))
+    return _without_added(new, old) == old
 
 
 def _without_added(new: Any, old: Any) -> Any:
-    """A group's new value without the keys its stored value lacks at every level where both are dicts (options
-    added by a newer version), so that only the options the run had are compared."""
+    """`new` without the keys `old` lacks, at every level where both are dicts."""
     if isinstance(new, dict) and isinstance(old, dict):
         return {k: _without_added(v, old[k]) for k, v in new.items() if k in old}
     return new

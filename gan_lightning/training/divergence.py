@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from gan_lightning.errors import NONFINITE, PAST_BOUND
+from gan_lightning.errors import BOUND, NONFINITE
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def bounds_passed(module, weights: bool) -> tuple[list[str], dict[str, list[str]
     bad, over = screen(groups)
     passed = {}
     for name, value, bound in over:
-        key = f"{PAST_BOUND.removeprefix('passed ')}{'logit' if name in logits else 'weight'}={bound:g}"
+        key = f"{BOUND}{'logit' if name in logits else 'weight'}={bound:g}"
         passed.setdefault(key, []).append(f"{name} (|x| = {value:.3g})")
     return bad, passed
 
