@@ -11,7 +11,7 @@ class ConfigError(ValueError):
 # module.max_abs_logit=<bound>" (or max_abs_weight); the report (report/runs.py) tells a diverged run from a
 # failed one by these words in train.log's error line, so both read them from here.
 NONFINITE = "became NaN/inf"
-BOUND = "module.max_abs_"  # + logit or weight: the module's keys of the bounds
+PAST_BOUND = "passed module.max_abs_"  # + "logit=<bound>" or "weight=<bound>"
 
 
 def check_choice(name: str, value, accepted) -> None:

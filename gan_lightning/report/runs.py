@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from gan_lightning.errors import BOUND, NONFINITE
+from gan_lightning.errors import NONFINITE, PAST_BOUND
 
 # Keys of the project's metrics where higher is better (others: lower, as FID, KID, SWD, KL)
 HIGHER_IS_BETTER = {"modes", "high_quality", "precision", "recall", "density", "coverage", "classifier_score",
@@ -95,7 +95,7 @@ def read_status(log: Path) -> tuple[str, str]:
             return "interrupted", "stopped by Ctrl-C or a signal"
         if message.startswith("error: "):
             reason = message[len("error: "):]
-            diverged = NONFINITE in reason or f"passed {BOUND}" in reason  # the divergence guard's stops (errors.py)
+            diverged = NONFINITE in reason or PAST_BOUND in reason  # the divergence guard's stops (errors.py)
             return ("diverged" if diverged else "failed"), reason
         if message.startswith("stopped by an unexpected error"):
             last = next((x for x in reversed(lines) if x and not x.startswith(" ")), "")

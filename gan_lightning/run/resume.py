@@ -96,11 +96,10 @@ def resume_config(cfg: DictConfig, stored: DictConfig, overrides: list[str]) -> 
     for key in typed_keys(overrides):
         if key.startswith("paths"):
             continue  # applied above by moving the stored locations
-        in_cfg = OmegaConf.select(cfg, key, default=_MISSING) is not _MISSING
-        if not in_cfg and OmegaConf.select(stored, key, default=_MISSING) is _MISSING and resumable(key):
+        present = any(OmegaConf.select(c, key, default=_MISSING) is not _MISSING for c in (cfg, stored))
+        if not present and resumable(key):
             continue  # e.g. ~metrics.list.kid_mnist, deleted in both: nothing to check
-        affected = _affected(key, raw) if in_cfg or OmegaConf.select(stored, key, default=_MISSING) is not _MISSING \
-            else set(raw)  # a global group (experiment=...) may set anything
+        affected = _affected(key, raw) if present else set(raw)  # a global group (experiment=...) may set anything
         for leaf in sorted(affected, key=lambda leaf: (leaf != key, leaf)):  # the typed key first
             new, old = _value(cfg, leaf), _value(result, leaf)
             if _unchanged(leaf, key, new, old, result):

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from gan_lightning.errors import BOUND, NONFINITE
+from gan_lightning.errors import NONFINITE, PAST_BOUND
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,8 @@ def rollback(module, path: Path, factor: float) -> dict:
 
 
 def bounds_passed(module, weights: bool) -> tuple[list[str], dict[str, list[str]]]:
-    """The NaN/inf tensors of the last losses (and weights), and per bound passed the values past it."""
+    """The NaN/inf tensors of the last losses (and weights), and per bound passed ("logit=<bound>") the values
+    past it."""
     logs = module.last_logs
     logits = {name: value for name, value in logs.items() if name.startswith("logits/")}
     if logits and module.trainer.world_size > 1:  # each rank's own batch: agree, so all stop or roll back together
@@ -88,7 +89,7 @@ def bounds_passed(module, weights: bool) -> tuple[list[str], dict[str, list[str]
     bad, over = screen(groups)
     passed = {}
     for name, value, bound in over:
-        key = f"{BOUND}{'logit' if name in logits else 'weight'}={bound:g}"
+        key = f"{'logit' if name in logits else 'weight'}={bound:g}"
         passed.setdefault(key, []).append(f"{name} (|x| = {value:.3g})")
     return bad, passed
 
@@ -102,7 +103,7 @@ def check_finite(module, weights: bool = False) -> bool:
     bad, passed = bounds_passed(module, weights)
     if not bad and not passed:
         return False
-    what = f"{listed(bad)} {NONFINITE}" if bad else " and ".join(f"{listed(names)} passed {key}"
+    what = f"{listed(bad)} {NONFINITE}" if bad else " and ".join(f"{listed(names)} {PAST_BOUND}{key}"
                                                                    for key, names in passed.items())
     where = f"{module.nimg / 1000:.3f} kimg (batch {module.batches})"
     path = module.rollback_path
@@ -111,8 +112,9 @@ def check_finite(module, weights: bool = False) -> bool:
         module.bound_warned = True
         act = "rolls back" if module.on_divergence == "rollback" and can_roll_back else "stops"
         key, names = next(iter(passed.items()))
-        log.warning("%s passed %s at %s: the run is diverging and %s (module.on_divergence=%s); raise the bound, "
-                    "or set it to null, if such values are expected", names[0], key, where, act, module.on_divergence)
+        log.warning("%s %s%s at %s: the run is diverging and %s (module.on_divergence=%s); raise the bound, "
+                    "or set it to null, if such values are expected", names[0], PAST_BOUND, key, where, act,
+                    module.on_divergence)
     if module.on_divergence == "rollback" and can_roll_back:
         rollbacks = module.rollbacks + 1
         checkpoint = rollback(module, path, module.rollback_lr_factor)
