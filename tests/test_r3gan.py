@@ -8,6 +8,7 @@ from torch.testing import assert_close
 
 from gan_lightning.errors import ConfigError
 from gan_lightning.nets import r3gan
+from gan_lightning.run.config import compose
 
 NARROW = dict(width=8, cardinality=2, blocks=1)
 
@@ -78,10 +79,30 @@ def test_conditioning_by_embedding():
     (dict(blocks=0), "arch.generator.blocks=0 is not supported"),
     (dict(cardinality=3), r"arch.generator.cardinality=3 .* divisors of width \* expansion \(16\)"),
     (dict(expansion=0), "arch.generator.expansion=0 is not supported"),
+    (dict(output_tanh=True, output_gain=0.9), r"arch.generator.output_gain=0.9 is not supported; accepted: a number >= 1"),
+    (dict(output_gain=1.1), "arch.generator.output_gain=1.1 is not supported with output_tanh=false"),
 ])
 def test_bad_options(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         r3gan.Generator(8, 16, 3, **{**NARROW, **kwargs})
+
+
+def test_output_gain_scales_the_tanh(tmp_path):
+    """output_gain * tanh: with gain 1.1 the data's -1 and 1 lie at a finite pre-tanh value (+-1.52), so G is
+    not pushed into the tanh's flat tails (experiment=r3gan_mnist)."""
+    torch.manual_seed(0)
+    plain = r3gan.Generator(8, 16, 1, **NARROW, output_tanh=True)
+    with torch.no_grad():
+        for p in plain.parameters():  # open the zero-initialised last convs so the output is not constant
+            p.add_(torch.randn_like(p))
+    scaled = r3gan.Generator(8, 16, 1, **NARROW, output_tanh=True, output_gain=1.1)
+    scaled.load_state_dict(plain.state_dict())
+    z = torch.randn(4, 8)
+    assert_close(scaled(z), 1.1 * plain(z))
+    assert 1 < scaled(z).abs().max() <= 1.1
+    gains = {name: compose(overrides, tmp_path / name).arch.generator.output_gain
+             for name, overrides in (("arch", ["arch=r3gan"]), ("preset", ["experiment=r3gan_mnist"]))}
+    assert gains == {"arch": 1.0, "preset": 1.1}
 
 
 def test_bad_resolution():

@@ -19,6 +19,9 @@ images are unbounded during training (`output_tanh=False`, the class default and
 conf/arch/r3gan.yaml adds a tanh (`output_tanh: true`), as arch=stylegan does, so that G returns images in
 [-1, 1] like every net of this project. On MNIST, whose pixels sit at exactly -1 and 1, the linear output
 collapsed to 4-5 classes (bench/RESULTS.md, "The shared cause"); previews and metrics clamp either way.
+`output_gain` (>= 1, with the tanh) returns gain * tanh: a plain tanh reaches MNIST's -1 only at -infinity, so
+D's "darker" drives G's pre-tanh values into the flat tail where no gradient passes (an all-black G); at 1.1
+the data's -1 lies at -1.52 (experiment=r3gan_mnist; bench/RESULTS.md, "R3GAN, session 24").
 """
 
 from __future__ import annotations
@@ -175,16 +178,21 @@ def check_stages(role: str, img_resolution: int, width, cardinality, blocks, exp
 
 
 class Generator(nn.Module):
-    """z [N, z_dim] (and labels c [N]) -> images [N, C, H, W]: in [-1, 1] with `output_tanh`, else unbounded
-    (the reference's linear output)."""
+    """z [N, z_dim] (and labels c [N]) -> images [N, C, H, W]: output_gain * tanh with `output_tanh` (in [-1, 1]
+    at gain 1), else unbounded (the reference's linear output)."""
 
     def __init__(self, z_dim: int, img_resolution: int, img_channels: int, c_dim: int = 0,
                  width: int | Sequence[int] = 768, cardinality: int | Sequence[int] = 96,
                  blocks: int | Sequence[int] = 2, expansion: int = 2, embed_dim: int | None = None,
-                 kernel_size: int = 3, resample_taps: Sequence[float] = (1, 2, 1), output_tanh: bool = False) -> None:
+                 kernel_size: int = 3, resample_taps: Sequence[float] = (1, 2, 1), output_tanh: bool = False,
+                 output_gain: float = 1.0) -> None:
         super().__init__()
         self.z_dim, self.img_resolution, self.img_channels = z_dim, img_resolution, img_channels
         self.output_tanh = output_tanh
+        self.output_gain = check_number("arch.generator.output_gain", output_gain, 1.0)
+        if output_gain != 1 and not output_tanh:
+            raise ConfigError(f"arch.generator.output_gain={output_gain!r} is not supported with output_tanh=false "
+                              "(the gain scales the tanh); accepted: 1")
         self.c_dim = check_c_dim("generator", c_dim)
         widths, cards, counts = check_stages("generator", img_resolution, width, cardinality, blocks, expansion)
         embed_dim = z_dim if embed_dim is None else check_number("arch.generator.embed_dim", embed_dim, 1,
@@ -204,7 +212,7 @@ class Generator(nn.Module):
         for transition, stage in zip(self.transitions, self.stages):
             x = stage(transition(x))
         x = self.to_image(x)
-        return torch.tanh(x) if self.output_tanh else x
+        return self.output_gain * torch.tanh(x) if self.output_tanh else x
 
 
 class Discriminator(nn.Module):
