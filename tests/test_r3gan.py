@@ -79,7 +79,8 @@ def test_conditioning_by_embedding():
     (dict(blocks=0), "arch.generator.blocks=0 is not supported"),
     (dict(cardinality=3), r"arch.generator.cardinality=3 .* divisors of width \* expansion \(16\)"),
     (dict(expansion=0), "arch.generator.expansion=0 is not supported"),
-    (dict(output_tanh=True, output_gain=0.9), r"arch.generator.output_gain=0.9 is not supported; accepted: a number >= 1"),
+    (dict(output_tanh=True, output_gain=0.9),
+     r"arch.generator.output_gain=0.9 is not supported; accepted: a number >= 1"),
     (dict(output_gain=1.1), "arch.generator.output_gain=1.1 is not supported with output_tanh=false"),
 ])
 def test_bad_options(kwargs, message):
